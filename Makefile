@@ -1,0 +1,47 @@
+# Educompte — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint install install-dev migrate demo bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/educompte migrate --noinput
+
+demo: migrate
+	$(BIN)/educompte demo
+
+## run: install, migrate the SQLite database under var/, load the demo, serve on 127.0.0.1:8000
+run: demo
+	@echo "Serving Educompte on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(BIN)/educompte runserver $(HOST):$(PORT) --noreload
+
+## test: install the development dependencies, lint, run the whole suite
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+clean:
+	rm -rf $(VENV) var/educompte.sqlite3* .pytest_cache

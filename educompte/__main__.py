@@ -1,0 +1,3 @@
+from educompte.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""The one place that decides who may do what on which establishment.
+
+Every view, command and selector that touches pupil data asks ``authorize`` (or the
+helpers below, which read the same grants). Nothing is cached between requests, so a
+delegation that ends or is revoked stops working on the agent's next request.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.utils import timezone
+
+from educompte.accounts.models import Assignment, Delegation, Right, User
+from educompte.schools.models import Establishment
+
+# A right that includes others: administration covers everything dépannage does.
+_IMPLIED = {Right.ADMINISTRATION: {Right.DEPANNAGE}}
+HEAD_RIGHTS = frozenset({Right.DEPANNAGE, Right.ADMINISTRATION})
+
+
+def _is_agent(user: object) -> bool:
+    return isinstance(user, User) and user.is_authenticated and user.is_active and user.is_agent
+
+
+def grants(user: object, today: datetime.date | None = None) -> dict[int, set[str]]:
+    """Establishment id -> rights held today, from headships and live delegations."""
+    if not _is_agent(user):
+        return {}
+    today = today or timezone.localdate()
+    result: dict[int, set[str]] = {}
+    heads = Assignment.objects.filter(
+        Q(end__isnull=True) | Q(end__gte=today),
+        agent=user,
+        role=Assignment.Role.HEAD,
+        start__lte=today,
+        establishment__closed_at__isnull=True,
+    ).values_list("establishment_id", flat=True)
+    for est_id in heads:
+        result.setdefault(est_id, set()).update(HEAD_RIGHTS)
+    delegated = Delegation.objects.filter(
+        agent=user,
+        start__lte=today,
+        end__gte=today,
+        revoked_at__isnull=True,
+        establishment__closed_at__isnull=True,
+    ).values_list("establishment_id", "right")
+    for est_id, right in delegated:
+        rights = result.setdefault(est_id, set())
+        rights.add(right)
+        rights.update(_IMPLIED.get(right, set()))
+    return result
+
+
+def has_right(user: object, right: str, establishment: Establishment) -> bool:
+    return right in grants(user).get(establishment.pk, set())
+
+
+def is_head(user: object, establishment: Establishment) -> bool:
+    today = timezone.localdate()
+    return (
+        _is_agent(user)
+        and establishment.closed_at is None
+        and Assignment.objects.filter(
+            Q(end__isnull=True) | Q(end__gte=today),
+            agent=user,
+            establishment=establishment,
+            role=Assignment.Role.HEAD,
+            start__lte=today,
+        ).exists()
+    )
+
+
+def authorize(user: object, right: str, establishment: Establishment) -> None:
+    """Raise PermissionDenied unless ``user`` holds ``right`` on ``establishment`` today."""
+    if not has_right(user, right, establishment):
+        raise PermissionDenied
+
+
+def establishments_with_right(user: object, right: str) -> list[Establishment]:
+    ids = [est_id for est_id, rights in grants(user).items() if right in rights]
+    return list(Establishment.objects.filter(pk__in=ids).order_by("name"))
+
+
+def applications_by_establishment(user: object) -> list[tuple[Establishment, list[str]]]:
+    """What the portal lists: each establishment with the applications the agent may open."""
+    held = grants(user)
+    order = [Right.DEPANNAGE, Right.ADMINISTRATION]
+    establishments = Establishment.objects.filter(pk__in=held.keys()).order_by("name")
+    return [(est, [r for r in order if r in held[est.pk]]) for est in establishments]

@@ -1,0 +1,119 @@
+"""Sign-in identities (pupils and staff share one table of logins) and staff rights."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, username: str, password: str | None = None, **extra) -> User:
+        user = self.model(username=username, **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A login. Pupils and staff agents are kept apart by ``kind``; identifiers are unique
+    across the whole installation, so a pupil identifier can never collide with a login."""
+
+    class Kind(models.TextChoices):
+        PUPIL = "pupil", _("élève")
+        AGENT = "agent", _("agent")
+
+    username = models.CharField(_("identifiant"), max_length=150, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    first_name = models.CharField(_("prénom"), max_length=150, blank=True)
+    last_name = models.CharField(_("nom"), max_length=150, blank=True)
+    email = models.EmailField(_("adresse électronique"), blank=True)
+    is_active = models.BooleanField(default=True)
+    is_academy_admin = models.BooleanField(_("administrateur académique"), default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_agent(self) -> bool:
+        return self.kind == self.Kind.AGENT
+
+    @property
+    def is_pupil(self) -> bool:
+        return self.kind == self.Kind.PUPIL
+
+    @property
+    def display_name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return full or self.username
+
+    # No Django admin: these exist for libraries that ask.
+    is_staff = False
+    is_superuser = False
+
+
+class Right(models.TextChoices):
+    DEPANNAGE = "depannage", _("Dépannage des comptes élèves")
+    ADMINISTRATION = "administration", _("Administration des comptes")
+
+
+class Assignment(models.Model):
+    """An agent's place in an establishment: head (holds every right) or staff member."""
+
+    class Role(models.TextChoices):
+        HEAD = "head", _("chef d'établissement")
+        STAFF = "staff", _("personnel")
+
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="assignments"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices)
+    start = models.DateField(default=timezone.localdate)
+    end = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "establishment", "role"], name="assignment_unique_role"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.role} {self.establishment_id}"
+
+
+class Delegation(models.Model):
+    """A right on an establishment delegated to an agent, from ``start`` to ``end`` inclusive."""
+
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="delegations")
+    establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="delegations"
+    )
+    right = models.CharField(max_length=16, choices=Right.choices)
+    start = models.DateField(default=timezone.localdate)
+    end = models.DateField()
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "establishment", "right"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.right} {self.establishment_id} until {self.end}"

@@ -1,0 +1,122 @@
+"""Staff agents, headships and delegations."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from educompte.accounts.models import Assignment, Delegation, Right, User
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+from educompte.schools.models import Establishment
+
+_LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+def validate_login(login: str) -> str:
+    login = login.strip().lower()
+    if not _LOGIN_RE.match(login):
+        raise ValueError(
+            f"invalid login {login!r}: 2 to 63 characters among a-z, 0-9, '.', '_' and '-'"
+        )
+    return login
+
+
+@transaction.atomic
+def add_agent(
+    login: str,
+    *,
+    password: str | None,
+    establishment: Establishment | None,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+    actor: object = None,
+) -> User:
+    """Create a staff agent (or give an existing one a place in another establishment)."""
+    login = validate_login(login)
+    user = User.objects.filter(username=login).first()
+    if user is not None and not user.is_agent:
+        raise ValueError(f"{login!r} is a pupil identifier, not a staff login")
+    if user is None:
+        user = User.objects.create_user(
+            login,
+            password=password,
+            kind=User.Kind.AGENT,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        record(
+            AuditEvent.Action.AGENT_CREATED,
+            actor=actor,
+            establishment=establishment,
+            login=login,
+            role=role,
+        )
+    elif password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    if role == "academy":
+        user.is_academy_admin = True
+        user.save(update_fields=["is_academy_admin"])
+    elif establishment is not None:
+        Assignment.objects.get_or_create(agent=user, establishment=establishment, role=role)
+    return user
+
+
+def default_delegation_end(today: datetime.date | None = None) -> datetime.date:
+    """End of the current school year (31 August)."""
+    today = today or timezone.localdate()
+    year = today.year if today.month < 9 else today.year + 1
+    return datetime.date(year, 8, 31)
+
+
+def one_year_after(day: datetime.date) -> datetime.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+@transaction.atomic
+def delegate(
+    agent: User,
+    establishment: Establishment,
+    right: str,
+    *,
+    end: datetime.date,
+    granted_by: User | None = None,
+    start: datetime.date | None = None,
+) -> Delegation:
+    today = timezone.localdate()
+    start = start or today
+    if right not in Right.values:
+        raise ValueError(f"unknown right {right!r}: expected one of {', '.join(Right.values)}")
+    if not agent.is_agent:
+        raise ValueError(f"{agent.username!r} is not a staff agent")
+    if end < today:
+        raise ValueError(f"the end date {end.isoformat()} is in the past")
+    if end < start:
+        raise ValueError("the end date is before the start date")
+    if end > one_year_after(today):
+        raise ValueError("a delegation lasts at most one year")
+    delegation = Delegation.objects.create(
+        agent=agent,
+        establishment=establishment,
+        right=right,
+        start=start,
+        end=end,
+        granted_by=granted_by,
+    )
+    record(
+        AuditEvent.Action.DELEGATION_GRANTED,
+        actor=granted_by,
+        establishment=establishment,
+        agent=agent.username,
+        right=right,
+        end=end.isoformat(),
+    )
+    return delegation

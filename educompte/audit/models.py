@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what to which account. Never holds a password."""
+
+    class Action(models.TextChoices):
+        PASSWORD_RESET = "password_reset", _("Réinitialisation du mot de passe")
+        ACCOUNT_ACTIVATED = "account_activated", _("Activation du compte")
+        STAFF_SIGN_IN = "staff_sign_in", _("Connexion d'un agent")
+        DELEGATION_GRANTED = "delegation_granted", _("Délégation accordée")
+        DELEGATION_REVOKED = "delegation_revoked", _("Délégation révoquée")
+        ESTABLISHMENT_CREATED = "establishment_created", _("Établissement créé")
+        AGENT_CREATED = "agent_created", _("Agent créé")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too: the trail must survive the deletion of the actor's login.
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    establishment = models.ForeignKey(
+        "schools.Establishment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account = models.ForeignKey(
+        "pupils.StudentAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject_label = models.CharField(max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["establishment", "created_at"], name="audit_est_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)

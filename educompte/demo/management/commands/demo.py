@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from educompte.demo.services import (
+    DEMO_PASSWORD,
+    ZOE,
+    NotADemoDatabase,
+    demo_agents,
+    load_demo,
+)
+
+
+class Command(BaseCommand):
+    help = "Load the demonstration data (idempotent; refuses a database with real data)."
+
+    def handle(self, *args, **options):
+        try:
+            summary = load_demo(stdout=self.stdout)
+        except NotADemoDatabase as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write("demo loaded" if summary.created else "demo already loaded: unchanged")
+        self.stdout.write("")
+        self.stdout.write(f"Demo logins (password for all agents: {DEMO_PASSWORD})")
+        self.stdout.write("  staff portal: http://127.0.0.1:8000/portail/")
+        for login, what in demo_agents():
+            self.stdout.write(f"    {login:<20} {what}")
+        self.stdout.write("  pupil sign-in: http://127.0.0.1:8000/connexion/")
+        password = summary.zoe_password or "(activated: reset it in Dépannage)"
+        self.stdout.write(
+            f"    {summary.zoe_identifier:<20} {ZOE['first_name']} {ZOE['last_name']}, 3A, "
+            f"born {ZOE['birth_date']:%d/%m/%Y}, provisional password {password}"
+        )

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from educompte.core.text import normalize
+
+
+class Student(models.Model):
+    """A pupil as the registry knows them. One row per pupil (INE), following them when they
+    change establishment inside the installation."""
+
+    establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.PROTECT, related_name="students"
+    )
+    registry_id = models.CharField(_("identifiant base élèves"), max_length=32, blank=True)
+    ine = models.CharField(_("INE"), max_length=11, null=True, blank=True, unique=True)
+    last_name = models.CharField(_("nom"), max_length=100)
+    first_name = models.CharField(_("prénom"), max_length=100)
+    birth_date = models.DateField(_("date de naissance"))
+    division = models.ForeignKey(
+        "schools.Division",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="students",
+    )
+    mef = models.ForeignKey(
+        "schools.Mef", null=True, blank=True, on_delete=models.SET_NULL, related_name="students"
+    )
+    left_on = models.DateField(_("date de sortie"), null=True, blank=True)
+    # Lower-case ASCII "last first" kept in step with the names: the console searches it.
+    search_name = models.CharField(max_length=210, editable=False, db_index=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["establishment", "last_name", "first_name"], name="student_est_name"
+            ),
+            models.Index(fields=["establishment", "division"], name="student_est_division"),
+            models.Index(fields=["establishment", "search_name"], name="student_est_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_name = normalize(f"{self.last_name} {self.first_name}")
+        super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class AccountState(models.TextChoices):
+    NOT_INFORMED = "not_informed", _("Non activé - non informé")
+    INFORMED = "informed", _("Non activé - informé")
+    ACTIVE = "active", _("Activé")
+    DEACTIVATED = "deactivated", _("Désactivé")
+
+
+class StudentAccount(models.Model):
+    """The pupil's account. The identifier and the chosen password hash live on the
+    linked login (``user``); the provisional password is kept here, encrypted."""
+
+    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="account")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="student_account"
+    )
+    state = models.CharField(
+        _("état du compte"),
+        max_length=16,
+        choices=AccountState.choices,
+        default=AccountState.NOT_INFORMED,
+    )
+    provisional_password_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    provisional_issued_at = models.DateTimeField(null=True, blank=True)
+    provisional_expires_at = models.DateTimeField(null=True, blank=True)
+    email = models.EmailField(_("adresse électronique"), blank=True)
+    email_confirmed = models.BooleanField(default=False)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"], name="account_state")]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    @property
+    def identifier(self) -> str:
+        return self.user.username
+
+    @property
+    def is_activated(self) -> bool:
+        return self.state == AccountState.ACTIVE

@@ -1,0 +1,94 @@
+"""Queries of pupil data. Each one is scoped through the authorisation function first."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right, User
+from educompte.core.text import normalize
+from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.schools.models import Division, Establishment, Mef
+
+SORTS = {
+    "nom": ("last_name", "first_name", "pk"),
+    "-nom": ("-last_name", "-first_name", "-pk"),
+    "classe": ("division__code", "last_name", "first_name", "pk"),
+    "-classe": ("-division__code", "last_name", "first_name", "pk"),
+}
+DEFAULT_SORT = "nom"
+
+
+@dataclasses.dataclass
+class PupilFilters:
+    query: str = ""
+    mef: int | None = None
+    division: int | None = None
+    state: str = ""
+    sort: str = DEFAULT_SORT
+
+
+def search_pupils(
+    agent: User, establishment: Establishment, filters: PupilFilters, right: str = Right.DEPANNAGE
+) -> QuerySet[Student]:
+    """The pupils (with an account) of one establishment matching the console's filters.
+
+    The name filter is partial and ignores case, accents, apostrophes and hyphens: every
+    word typed must appear in the pupil's normalised "last first" name.
+    """
+    authz.authorize(agent, right, establishment)
+    qs = Student.objects.filter(establishment=establishment, account__isnull=False)
+    for word in normalize(filters.query).split():
+        qs = qs.filter(search_name__contains=word)
+    if filters.mef:
+        qs = qs.filter(mef_id=filters.mef)
+    if filters.division:
+        qs = qs.filter(division_id=filters.division)
+    if filters.state in AccountState.values:
+        qs = qs.filter(account__state=filters.state)
+    order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    return qs.select_related("account", "account__user", "division", "mef").order_by(*order)
+
+
+def get_account(
+    agent: User, establishment: Establishment, account_id: int, right: str = Right.DEPANNAGE
+) -> StudentAccount:
+    """One account of the establishment, or 404 — the same answer whether the account
+    does not exist or belongs to another establishment."""
+    authz.authorize(agent, right, establishment)
+    account = (
+        StudentAccount.objects.select_related("user", "student", "student__division")
+        .filter(pk=account_id, student__establishment=establishment)
+        .first()
+    )
+    if account is None:
+        raise Http404
+    return account
+
+
+def get_accounts(
+    agent: User, establishment: Establishment, account_ids: list[int], right: str = Right.DEPANNAGE
+) -> list[StudentAccount]:
+    authz.authorize(agent, right, establishment)
+    return list(
+        StudentAccount.objects.select_related("user", "student", "student__division")
+        .filter(pk__in=account_ids, student__establishment=establishment)
+        .order_by("student__last_name", "student__first_name")
+    )
+
+
+def filter_choices(
+    agent: User, establishment: Establishment, right: str = Right.DEPANNAGE
+) -> tuple[list[Mef], list[Division]]:
+    """The MEFs and classes that the establishment's pupils are in, for the filter lists."""
+    authz.authorize(agent, right, establishment)
+    mefs = Mef.objects.filter(students__establishment=establishment).distinct().order_by("label")
+    divisions = (
+        Division.objects.filter(establishment=establishment, students__isnull=False)
+        .distinct()
+        .order_by("code")
+    )
+    return list(mefs), list(divisions)

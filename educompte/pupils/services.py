@@ -1,0 +1,313 @@
+"""Changes to pupils and their accounts. Views, commands and tests all call these."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import random
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right, User
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+from educompte.core import crypto
+from educompte.pupils import identifiers, passwords
+from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.schools.models import Division, Establishment, Mef
+
+# Consecutive failures allowed before each further attempt must wait.
+FREE_FAILURES = 5
+MAX_LOCK = datetime.timedelta(hours=1)
+
+
+class AccountDeactivated(Exception):
+    """Raised when staff try to reset the password of a deactivated account."""
+
+
+def _context(account: StudentAccount) -> str:
+    # Bound into the ciphertext: a provisional password only decrypts on its own account.
+    return f"student-account:{account.pk}"
+
+
+def identifier_taken(candidate: str) -> bool:
+    return User.objects.filter(username=candidate).exists()
+
+
+@transaction.atomic
+def create_student_with_account(
+    establishment: Establishment,
+    *,
+    last_name: str,
+    first_name: str,
+    birth_date: datetime.date,
+    division: Division | None = None,
+    mef: Mef | None = None,
+    ine: str | None = None,
+    registry_id: str = "",
+    rng: random.Random | None = None,
+    now: datetime.datetime | None = None,
+) -> tuple[StudentAccount, str]:
+    """Create a pupil with an account "Non activé - non informé" and a provisional password.
+
+    Returns the account and the provisional password in clear, for the caller to hand over.
+    """
+    student = Student.objects.create(
+        establishment=establishment,
+        last_name=last_name,
+        first_name=first_name,
+        birth_date=birth_date,
+        division=division,
+        mef=mef,
+        ine=ine,
+        registry_id=registry_id,
+    )
+    for _attempt in range(5):
+        identifier = identifiers.generate(first_name, last_name, identifier_taken, rng=rng)
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    identifier, kind=User.Kind.PUPIL, first_name=first_name, last_name=last_name
+                )
+            break
+        except IntegrityError:  # another process took it between the check and the insert
+            continue
+    else:
+        raise RuntimeError("could not allocate a unique identifier")
+    account = StudentAccount.objects.create(student=student, user=user)
+    password = issue_provisional_password(account, now=now)
+    return account, password
+
+
+def issue_provisional_password(
+    account: StudentAccount, *, now: datetime.datetime | None = None
+) -> str:
+    """Give the account a fresh provisional password; the previous one and any chosen
+    password stop working, and changing the login's hash ends every open session."""
+    now = now or timezone.now()
+    password = passwords.generate()
+    account.provisional_password_encrypted = crypto.encrypt(password, _context(account))
+    account.provisional_issued_at = now
+    account.provisional_expires_at = now + datetime.timedelta(
+        days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS
+    )
+    account.failed_attempts = 0
+    account.locked_until = None
+    account.save(
+        update_fields=[
+            "provisional_password_encrypted",
+            "provisional_issued_at",
+            "provisional_expires_at",
+            "failed_attempts",
+            "locked_until",
+            "updated_at",
+        ]
+    )
+    # Django ties sessions to the password hash: a new unusable hash logs the pupil out
+    # everywhere on their next request.
+    account.user.set_unusable_password()
+    account.user.save(update_fields=["password"])
+    return password
+
+
+def provisional_password(account: StudentAccount) -> str | None:
+    """The provisional password in clear, while the account is not activated."""
+    if account.state in (AccountState.ACTIVE, AccountState.DEACTIVATED):
+        return None
+    if not account.provisional_password_encrypted:
+        return None
+    return crypto.decrypt(account.provisional_password_encrypted, _context(account))
+
+
+def provisional_expired(account: StudentAccount, now: datetime.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return account.provisional_expires_at is not None and account.provisional_expires_at <= now
+
+
+def _reset_one(agent: User, account: StudentAccount, ip: str | None) -> str:
+    if account.state == AccountState.DEACTIVATED:
+        raise AccountDeactivated(account.identifier)
+    password = issue_provisional_password(account)
+    account.state = AccountState.INFORMED
+    account.activated_at = None
+    account.save(update_fields=["state", "activated_at", "updated_at"])
+    record(
+        AuditEvent.Action.PASSWORD_RESET,
+        actor=agent,
+        establishment=account.student.establishment,
+        account=account,
+        ip=ip,
+    )
+    return password
+
+
+@transaction.atomic
+def reset_password(agent: User, account: StudentAccount, *, ip: str | None = None) -> str:
+    """Staff reset: new provisional password, state "Non activé - informé", sessions ended."""
+    authz.authorize(agent, Right.DEPANNAGE, account.student.establishment)
+    return _reset_one(agent, account, ip)
+
+
+@dataclasses.dataclass
+class BulkResetResult:
+    reset: list[tuple[StudentAccount, str]]
+    skipped: list[StudentAccount]
+
+
+@transaction.atomic
+def reset_passwords(
+    agent: User, establishment: Establishment, account_ids: list[int], *, ip: str | None = None
+) -> BulkResetResult:
+    """Reset several accounts of one establishment; ids outside it are ignored."""
+    authz.authorize(agent, Right.DEPANNAGE, establishment)
+    accounts = (
+        StudentAccount.objects.select_related("user", "student", "student__division")
+        .select_for_update(of=("self",))
+        .filter(pk__in=account_ids, student__establishment=establishment)
+        .order_by("student__last_name", "student__first_name")
+    )
+    result = BulkResetResult(reset=[], skipped=[])
+    for account in accounts:
+        if account.state == AccountState.DEACTIVATED:
+            result.skipped.append(account)
+        else:
+            result.reset.append((account, _reset_one(agent, account, ip)))
+    return result
+
+
+# --- Pupil sign-in and activation -------------------------------------------------------
+
+
+class SignIn(enum.Enum):
+    ACTIVATE = "activate"  # right provisional password: go to activation
+    OK = "ok"  # right chosen password
+    FAILED = "failed"  # unknown identifier or wrong password (never told apart)
+    LOCKED = "locked"  # too many failures: wait until ``retry_at``
+    EXPIRED = "expired"  # right provisional password, but past its expiry date
+    DEACTIVATED = "deactivated"  # right password on a deactivated account
+
+
+@dataclasses.dataclass
+class SignInResult:
+    outcome: SignIn
+    account: StudentAccount | None = None
+    retry_at: datetime.datetime | None = None
+
+
+# Verifying against this keeps the time of an unknown identifier close to a real check.
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_check(password: str) -> None:
+    from django.contrib.auth.hashers import check_password
+
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(make_password("educompte-dummy-password"))
+    check_password(password, _DUMMY_HASH[0])
+
+
+def _lock_delay(failures: int) -> datetime.timedelta:
+    """No wait for the first five failures, then 1, 2, 4… minutes, at most an hour."""
+    if failures < FREE_FAILURES:
+        return datetime.timedelta(0)
+    return min(datetime.timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_LOCK)
+
+
+def sign_in_pupil(
+    identifier: str, password: str, *, now: datetime.datetime | None = None
+) -> SignInResult:
+    now = now or timezone.now()
+    identifier = (identifier or "").strip().lower()
+    account = (
+        StudentAccount.objects.select_related("user", "student")
+        .filter(user__username=identifier, user__kind=User.Kind.PUPIL)
+        .first()
+    )
+    if account is None:
+        _dummy_check(password)
+        return SignInResult(SignIn.FAILED)
+    if account.locked_until and account.locked_until > now:
+        return SignInResult(SignIn.LOCKED, account, retry_at=account.locked_until)
+
+    if account.state == AccountState.ACTIVE:
+        right = account.user.check_password(password)
+        outcome = SignIn.OK
+    else:
+        stored = (
+            provisional_password(account) if account.state != AccountState.DEACTIVATED else None
+        )
+        if stored is None and account.state == AccountState.DEACTIVATED:
+            right = account.user.has_usable_password() and account.user.check_password(password)
+        else:
+            right = stored is not None and passwords.matches(stored, password)
+        outcome = SignIn.ACTIVATE
+
+    if not right:
+        failures = account.failed_attempts + 1
+        delay = _lock_delay(failures)
+        StudentAccount.objects.filter(pk=account.pk).update(
+            failed_attempts=failures, locked_until=(now + delay) if delay else None
+        )
+        if delay:
+            return SignInResult(SignIn.LOCKED, account, retry_at=now + delay)
+        return SignInResult(SignIn.FAILED)
+
+    if account.failed_attempts:
+        StudentAccount.objects.filter(pk=account.pk).update(failed_attempts=0, locked_until=None)
+    if account.state == AccountState.DEACTIVATED:
+        return SignInResult(SignIn.DEACTIVATED, account)
+    if outcome == SignIn.ACTIVATE and provisional_expired(account, now):
+        return SignInResult(SignIn.EXPIRED, account)
+    return SignInResult(outcome, account)
+
+
+def activate(
+    account: StudentAccount,
+    *,
+    new_password: str,
+    birth_date: datetime.date,
+    now: datetime.datetime | None = None,
+) -> None:
+    """The pupil chooses a password and confirms the date of birth.
+
+    Raises ValidationError (field -> messages) and changes nothing on bad input.
+    """
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if account.student.birth_date != birth_date:
+        errors["birth_date"] = [
+            _(
+                "La date de naissance ne correspond pas. Vérifiez-la ou adressez-vous à "
+                "votre établissement."
+            )
+        ]
+    try:
+        password_validation.validate_password(new_password, user=account.user)
+    except ValidationError as exc:
+        errors["new_password1"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        account.user.set_password(new_password)
+        account.user.save(update_fields=["password"])
+        account.state = AccountState.ACTIVE
+        account.activated_at = now
+        account.provisional_password_encrypted = None
+        account.provisional_expires_at = None
+        account.failed_attempts = 0
+        account.locked_until = None
+        account.save()
+        record(
+            AuditEvent.Action.ACCOUNT_ACTIVATED,
+            actor=account.user,
+            establishment=account.student.establishment,
+            account=account,
+        )

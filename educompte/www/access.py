@@ -1,0 +1,66 @@
+"""Access rules of the web layer. The decision itself is ``accounts.authz``'s."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from educompte.accounts import authz
+from educompte.schools.models import Establishment
+
+
+def forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def agent_required(view: Callable) -> Callable:
+    """Anonymous visitors go to the staff sign-in; pupils are refused."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
+        if not user.is_agent:
+            return forbidden(request, "Cet espace est réservé aux personnels des établissements.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def pupil_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated or not user.is_pupil:
+            return redirect_to_login(request.get_full_path(), reverse("pupil:login"))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def establishment_right(right: str) -> Callable[[Callable], Callable]:
+    """Resolve ``uai`` from the URL into ``establishment`` and require ``right`` on it."""
+
+    def decorator(view: Callable) -> Callable:
+        @agent_required
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, uai: str, *args, **kwargs) -> HttpResponse:
+            establishment = get_object_or_404(Establishment, uai=uai.upper())
+            if not authz.has_right(request.user, right, establishment):
+                return forbidden(
+                    request,
+                    "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
+                    "Adressez-vous à votre chef d'établissement.",
+                )
+            return view(request, *args, establishment=establishment, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+from dsfr.forms import DsfrBaseForm
+
+from educompte.pupils.models import AccountState
+
+
+class SignInForm(DsfrBaseForm):
+    username = forms.CharField(
+        label=_("Identifiant"),
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class ActivationForm(DsfrBaseForm):
+    new_password1 = forms.CharField(
+        label=_("Nouveau mot de passe"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("Confirmation du nouveau mot de passe"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    birth_date = forms.DateField(
+        label=_("Date de naissance"),
+        help_text=_("Format attendu : jj/mm/aaaa"),
+        input_formats=["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"],
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Saisissez une date valide, par exemple 14/03/2011.")},
+    )
+
+    @staticmethod
+    def password_rules() -> list[str]:
+        return password_validation.password_validators_help_texts()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        p1, p2 = data.get("new_password1"), data.get("new_password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
+        return data
+
+
+class PupilSearchForm(DsfrBaseForm):
+    q = forms.CharField(label=_("Nom ou prénom"), required=False, max_length=100)
+    mef = forms.TypedChoiceField(label=_("MEF"), required=False, coerce=int, empty_value=None)
+    classe = forms.TypedChoiceField(label=_("Classe"), required=False, coerce=int, empty_value=None)
+    etat = forms.ChoiceField(
+        label=_("États des comptes"),
+        required=False,
+        choices=[("", _("Tous les états"))] + list(AccountState.choices),
+    )
+    tri = forms.ChoiceField(
+        required=False,
+        choices=[("nom", "nom"), ("-nom", "-nom"), ("classe", "classe"), ("-classe", "-classe")],
+    )
+
+    def __init__(self, *args, mefs=(), divisions=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mef"].choices = [("", _("Tous les MEF"))] + [(m.pk, m.label) for m in mefs]
+        self.fields["classe"].choices = [("", _("Toutes les classes"))] + [
+            (d.pk, d.code) for d in divisions
+        ]

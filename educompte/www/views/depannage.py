@@ -1,0 +1,184 @@
+"""Dépannage des comptes élèves: search pupils, read provisional passwords, reset them."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from educompte.accounts.models import Right
+from educompte.core.net import client_ip
+from educompte.pupils import selectors, services
+from educompte.pupils.models import AccountState
+from educompte.schools.models import Establishment
+from educompte.www.access import establishment_right
+from educompte.www.forms import PupilSearchForm
+
+_JUST_RESET = "educompte.just_reset"
+_BATCHES = "educompte.reset_batches"
+
+
+def _row(student) -> dict:
+    account = student.account
+    return {
+        "student": student,
+        "account": account,
+        "password": services.provisional_password(account),
+        "expired": services.provisional_expired(account),
+    }
+
+
+@establishment_right(Right.DEPANNAGE)
+def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    mefs, divisions = selectors.filter_choices(request.user, establishment)
+    form = PupilSearchForm(request.GET or None, mefs=mefs, divisions=divisions)
+    filters = selectors.PupilFilters()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.PupilFilters(
+            query=data["q"],
+            mef=data["mef"],
+            division=data["classe"],
+            state=data["etat"],
+            sort=data["tri"] or selectors.DEFAULT_SORT,
+        )
+    qs = selectors.search_pupils(request.user, establishment, filters)
+    page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [_row(s) for s in page.object_list]
+
+    banner = None
+    just_reset = request.session.pop(_JUST_RESET, None)
+    if just_reset:
+        try:
+            account = selectors.get_account(request.user, establishment, just_reset)
+        except Http404:
+            account = None
+        if account is not None:
+            banner = {
+                "identifier": account.identifier,
+                "password": services.provisional_password(account),
+                "name": account.student.full_name,
+            }
+
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_links = {}
+    for key in ("nom", "classe"):
+        q = query.copy()
+        q["tri"] = f"-{key}" if filters.sort == key else key
+        sort_links[key] = q.urlencode()
+    return render(
+        request,
+        "depannage/pupils.html",
+        {
+            "establishment": establishment,
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "banner": banner,
+            "sort": filters.sort,
+            "sort_links": sort_links,
+            "states": AccountState,
+            "querystring": query.urlencode(),
+        },
+    )
+
+
+@establishment_right(Right.DEPANNAGE)
+def reset(request: HttpRequest, establishment: Establishment, account_id: int) -> HttpResponse:
+    """GET: the confirmation page (used without JavaScript). POST: reset."""
+    account = selectors.get_account(request.user, establishment, account_id)
+    back = request.POST.get("back") or request.GET.get("back") or ""
+    back_url = reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
+    if request.method == "POST":
+        try:
+            services.reset_password(request.user, account, ip=client_ip(request))
+        except services.AccountDeactivated:
+            messages.error(
+                request, "Ce compte est désactivé : son mot de passe ne peut pas être réinitialisé."
+            )
+            return redirect(back_url)
+        request.session[_JUST_RESET] = account.pk
+        return redirect(back_url)
+    return render(
+        request,
+        "depannage/reset_confirm.html",
+        {
+            "establishment": establishment,
+            "accounts": [account],
+            "back": back,
+            "back_url": back_url,
+            "action": reverse("depannage:reset", args=[establishment.uai, account.pk]),
+        },
+    )
+
+
+def _selected_ids(request: HttpRequest) -> list[int]:
+    key = "page_ids" if request.POST.get("page_entiere") else "comptes"
+    ids = []
+    for raw in request.POST.getlist(key):
+        if raw.isdigit():
+            ids.append(int(raw))
+    return ids[:1000]
+
+
+@require_POST
+@establishment_right(Right.DEPANNAGE)
+def bulk_reset(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """First POST (from the table) asks for confirmation; the second one resets."""
+    back = request.POST.get("back", "")
+    back_url = reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
+    ids = _selected_ids(request)
+    if not ids:
+        messages.warning(request, "Sélectionnez au moins un élève.")
+        return redirect(back_url)
+    if request.POST.get("confirm") != "1":
+        accounts = selectors.get_accounts(request.user, establishment, ids)
+        return render(
+            request,
+            "depannage/reset_confirm.html",
+            {
+                "establishment": establishment,
+                "accounts": accounts,
+                "back": back,
+                "back_url": back_url,
+                "action": reverse("depannage:bulk_reset", args=[establishment.uai]),
+                "bulk": True,
+            },
+        )
+    result = services.reset_passwords(request.user, establishment, ids, ip=client_ip(request))
+    token = secrets.token_urlsafe(12)
+    batches = request.session.get(_BATCHES, {})
+    # Keep the few latest batches only; the passwords themselves stay encrypted in the database.
+    batches = dict(list(batches.items())[-4:])
+    batches[token] = {
+        "reset": [a.pk for a, _p in result.reset],
+        "skipped": [a.pk for a in result.skipped],
+    }
+    request.session[_BATCHES] = batches
+    return redirect("depannage:bulk_result", establishment.uai, token)
+
+
+@establishment_right(Right.DEPANNAGE)
+def bulk_result(request: HttpRequest, establishment: Establishment, token: str) -> HttpResponse:
+    batch = request.session.get(_BATCHES, {}).get(token)
+    if batch is None:
+        raise Http404
+    accounts = selectors.get_accounts(request.user, establishment, batch["reset"])
+    skipped = selectors.get_accounts(request.user, establishment, batch["skipped"])
+    rows = [{"account": a, "password": services.provisional_password(a)} for a in accounts]
+    return render(
+        request,
+        "depannage/bulk_result.html",
+        {
+            "establishment": establishment,
+            "rows": rows,
+            "skipped": skipped,
+        },
+    )

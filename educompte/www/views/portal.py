@@ -1,0 +1,82 @@
+"""Staff sign-in and the portal listing the applications each agent may open."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+from educompte.core.net import client_ip
+from educompte.www.access import agent_required
+from educompte.www.forms import SignInForm
+
+# The applications that exist so far, in portal order, with where they open.
+APPLICATIONS = {
+    Right.DEPANNAGE: (
+        "Dépannage des comptes élèves",
+        "depannage:pupils",
+        "Rechercher un élève, voir ou réinitialiser son mot de passe.",
+    ),
+}
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST or None)
+    error = None
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = ""
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request,
+            username=form.cleaned_data["username"].strip().lower(),
+            password=form.cleaned_data["password"],
+        )
+        if user is not None and user.is_agent:
+            login(request, user)
+            record(AuditEvent.Action.STAFF_SIGN_IN, actor=user, ip=client_ip(request))
+            return redirect(nxt or "portal:index")
+        if user is None:
+            make_password(form.cleaned_data["password"])  # same cost for unknown logins
+        error = "Identifiant ou mot de passe incorrect."
+    return render(
+        request,
+        "portal/sign_in.html",
+        {"form": form, "error": error, "next": nxt},
+        status=400 if error else 200,
+    )
+
+
+@agent_required
+def index(request: HttpRequest) -> HttpResponse:
+    rows = []
+    for establishment, rights in authz.applications_by_establishment(request.user):
+        apps = [
+            {
+                "label": APPLICATIONS[r][0],
+                "url": reverse(APPLICATIONS[r][1], args=[establishment.uai]),
+                "description": APPLICATIONS[r][2],
+            }
+            for r in rights
+            if r in APPLICATIONS
+        ]
+        if apps:
+            rows.append({"establishment": establishment, "applications": apps})
+    return render(request, "portal/index.html", {"rows": rows})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "Vous êtes déconnecté.")
+    return redirect(settings.LOGIN_URL)

@@ -1,0 +1,156 @@
+"""Pupil side: sign-in, activation with the provisional password, "Mes services"."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from educompte.pupils import services
+from educompte.pupils.models import AccountState, StudentAccount
+from educompte.www.access import pupil_required
+from educompte.www.forms import ActivationForm, SignInForm
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+_ACTIVATION = "educompte.activation"
+_NEXT = "educompte.next"
+FAILED = (
+    "Identifiant ou mot de passe incorrect. Vérifiez votre saisie ; en cas d'oubli, "
+    "adressez-vous à votre établissement."
+)
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return None
+
+
+def _go_on(request: HttpRequest) -> HttpResponse:
+    return redirect(_safe_next(request, request.session.pop(_NEXT, None)) or "pupil:services")
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST or None)
+    error = None
+    if request.method == "GET":
+        nxt = _safe_next(request, request.GET.get("next"))
+        if nxt:
+            request.session[_NEXT] = nxt
+    if request.method == "POST" and form.is_valid():
+        result = services.sign_in_pupil(
+            form.cleaned_data["username"], form.cleaned_data["password"]
+        )
+        outcome = result.outcome
+        if outcome is services.SignIn.OK:
+            nxt = request.session.get(_NEXT)
+            login(request, result.account.user, backend=BACKEND)
+            if nxt:
+                request.session[_NEXT] = nxt
+            return _go_on(request)
+        if outcome is services.SignIn.ACTIVATE:
+            nxt = request.session.get(_NEXT)
+            request.session.cycle_key()
+            request.session[_ACTIVATION] = {
+                "account": result.account.pk,
+                "issued": result.account.provisional_issued_at.isoformat(),
+            }
+            if nxt:
+                request.session[_NEXT] = nxt
+            return redirect("pupil:activate")
+        if outcome is services.SignIn.LOCKED:
+            when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
+            error = (
+                f"Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du {when}."
+            )
+        elif outcome is services.SignIn.EXPIRED:
+            error = (
+                "Ce mot de passe provisoire a expiré. Demandez un nouveau mot de passe à votre "
+                "établissement."
+            )
+        elif outcome is services.SignIn.DEACTIVATED:
+            error = "Ce compte est désactivé. Adressez-vous à votre établissement."
+        else:
+            error = FAILED
+    return render(
+        request, "pupil/sign_in.html", {"form": form, "error": error}, status=400 if error else 200
+    )
+
+
+def _pending_account(request: HttpRequest) -> StudentAccount | None:
+    """The account being activated in this session, if its provisional password still holds."""
+    pending = request.session.get(_ACTIVATION)
+    if not pending:
+        return None
+    account = (
+        StudentAccount.objects.select_related("user", "student")
+        .filter(pk=pending.get("account"))
+        .first()
+    )
+    if (
+        account is None
+        or account.state in (AccountState.ACTIVE, AccountState.DEACTIVATED)
+        or account.provisional_issued_at is None
+        or account.provisional_issued_at.isoformat() != pending.get("issued")
+        or services.provisional_expired(account)
+    ):
+        request.session.pop(_ACTIVATION, None)
+        return None
+    return account
+
+
+def activate(request: HttpRequest) -> HttpResponse:
+    account = _pending_account(request)
+    if account is None:
+        messages.info(
+            request, "Connectez-vous avec votre identifiant et votre mot de passe provisoire."
+        )
+        return redirect("pupil:login")
+    form = ActivationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.activate(
+                account,
+                new_password=form.cleaned_data["new_password1"],
+                birth_date=form.cleaned_data["birth_date"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            nxt = request.session.get(_NEXT)
+            request.session.pop(_ACTIVATION, None)
+            login(request, account.user, backend=BACKEND)
+            if nxt:
+                request.session[_NEXT] = nxt
+            messages.success(
+                request, "Votre compte est activé. Retenez bien votre nouveau mot de passe."
+            )
+            return _go_on(request)
+    return render(
+        request,
+        "pupil/activate.html",
+        {"form": form, "account": account, "rules": form.password_rules()},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@pupil_required
+def my_services(request: HttpRequest) -> HttpResponse:
+    account = request.user.student_account
+    return render(request, "pupil/services.html", {"account": account, "services": []})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "Vous êtes déconnecté.")
+    return redirect("pupil:login")
