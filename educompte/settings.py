@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "widget_tweaks",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dsfr",
     "educompte.core",
     "educompte.schools",
@@ -81,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "educompte.core.middleware.NoStoreMiddleware",
@@ -206,6 +210,13 @@ EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS = int(
     os.environ.get("EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS", "90")
 )
 EDUCOMPTE_SITE_NAME = "Educompte"
+# Guard rails on staff resets: a daily ceiling per agent, and an alert to the head when an
+# agent resets more than this many accounts within an hour.
+EDUCOMPTE_DAILY_RESET_LIMIT = int(os.environ.get("EDUCOMPTE_DAILY_RESET_LIMIT", "300"))
+EDUCOMPTE_RESET_ALERT_PER_HOUR = int(os.environ.get("EDUCOMPTE_RESET_ALERT_PER_HOUR", "50"))
+OTP_TOTP_ISSUER = "Educompte"
+OTP_STATIC_THROTTLE_FACTOR = 1
+EDUCOMPTE_RECOVERY_CODES = 10
 EDUCOMPTE_PAGE_SIZE = 50
 
 LOGGING = {

@@ -16,9 +16,13 @@ from django.utils import timezone
 from educompte.accounts.models import Assignment, Delegation, Right, User
 from educompte.schools.models import Establishment
 
+# Held by heads of establishment only, never delegated: granting and revoking delegations.
+MANAGE_DELEGATIONS = "delegations"
 # A right that includes others: administration covers everything dépannage does.
 _IMPLIED = {Right.ADMINISTRATION: {Right.DEPANNAGE}}
-HEAD_RIGHTS = frozenset({Right.DEPANNAGE, Right.ADMINISTRATION})
+HEAD_RIGHTS = frozenset({Right.DEPANNAGE, Right.ADMINISTRATION, MANAGE_DELEGATIONS})
+# Applications that need a session verified by a second factor.
+SECOND_FACTOR_RIGHTS = frozenset({Right.ADMINISTRATION, MANAGE_DELEGATIONS})
 
 
 def _is_agent(user: object) -> bool:
@@ -59,18 +63,12 @@ def has_right(user: object, right: str, establishment: Establishment) -> bool:
 
 
 def is_head(user: object, establishment: Establishment) -> bool:
-    today = timezone.localdate()
-    return (
-        _is_agent(user)
-        and establishment.closed_at is None
-        and Assignment.objects.filter(
-            Q(end__isnull=True) | Q(end__gte=today),
-            agent=user,
-            establishment=establishment,
-            role=Assignment.Role.HEAD,
-            start__lte=today,
-        ).exists()
-    )
+    return has_right(user, MANAGE_DELEGATIONS, establishment)
+
+
+def is_academy_admin(user: object) -> bool:
+    """Academy administrators manage establishments, heads and second factors."""
+    return _is_agent(user) and user.is_academy_admin
 
 
 def authorize(user: object, right: str, establishment: Establishment) -> None:

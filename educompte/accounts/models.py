@@ -117,3 +117,25 @@ class Delegation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} {self.right} {self.establishment_id} until {self.end}"
+
+
+class StaffAlert(models.Model):
+    """Something a head must see on their portal (e.g. unusually many resets by an agent)."""
+
+    establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="alerts"
+    )
+    agent = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=32)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"

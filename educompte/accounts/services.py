@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from educompte.accounts.models import Assignment, Delegation, Right, User
@@ -103,14 +103,28 @@ def delegate(
         raise ValueError("the end date is before the start date")
     if end > one_year_after(today):
         raise ValueError("a delegation lasts at most one year")
-    delegation = Delegation.objects.create(
+    # Granting a right the agent already holds moves the end date of the live delegation.
+    delegation = Delegation.objects.filter(
         agent=agent,
         establishment=establishment,
         right=right,
-        start=start,
-        end=end,
-        granted_by=granted_by,
-    )
+        revoked_at__isnull=True,
+        start__lte=today,
+        end__gte=today,
+    ).first()
+    if delegation is not None:
+        delegation.end = end
+        delegation.granted_by = granted_by
+        delegation.save(update_fields=["end", "granted_by"])
+    else:
+        delegation = Delegation.objects.create(
+            agent=agent,
+            establishment=establishment,
+            right=right,
+            start=start,
+            end=end,
+            granted_by=granted_by,
+        )
     record(
         AuditEvent.Action.DELEGATION_GRANTED,
         actor=granted_by,
@@ -120,3 +134,85 @@ def delegate(
         end=end.isoformat(),
     )
     return delegation
+
+
+@transaction.atomic
+def revoke_delegation(delegation: Delegation, *, by: User) -> None:
+    """End a delegation now; it stops working on the agent's next request."""
+    if delegation.revoked_at is not None:
+        return
+    delegation.revoked_at = timezone.now()
+    delegation.revoked_by = by
+    delegation.save(update_fields=["revoked_at", "revoked_by"])
+    record(
+        AuditEvent.Action.DELEGATION_REVOKED,
+        actor=by,
+        establishment=delegation.establishment,
+        agent=delegation.agent.username,
+        right=delegation.right,
+    )
+
+
+def find_agent(query: str) -> User | None:
+    """An agent by exact login, or by a name that designates a single agent."""
+    query = query.strip()
+    if not query:
+        return None
+    agents = User.objects.filter(kind=User.Kind.AGENT, is_active=True)
+    exact = agents.filter(username=query.lower()).first()
+    if exact is not None:
+        return exact
+    words = query.split()
+    matches = agents
+    for word in words:
+        matches = matches.filter(
+            models.Q(first_name__icontains=word) | models.Q(last_name__icontains=word)
+        )
+    found = list(matches[:2])
+    return found[0] if len(found) == 1 else None
+
+
+@transaction.atomic
+def appoint_head(establishment: Establishment, agent: User, *, by: User | None) -> Assignment:
+    if not agent.is_agent:
+        raise ValueError(f"{agent.username!r} is not a staff agent")
+    assignment, _created = Assignment.objects.update_or_create(
+        agent=agent,
+        establishment=establishment,
+        role=Assignment.Role.HEAD,
+        defaults={"start": timezone.localdate(), "end": None},
+    )
+    record(
+        AuditEvent.Action.HEAD_APPOINTED,
+        actor=by,
+        establishment=establishment,
+        agent=agent.username,
+    )
+    return assignment
+
+
+@transaction.atomic
+def remove_head(establishment: Establishment, agent: User, *, by: User | None) -> None:
+    deleted, _ = Assignment.objects.filter(
+        agent=agent, establishment=establishment, role=Assignment.Role.HEAD
+    ).delete()
+    if deleted:
+        record(
+            AuditEvent.Action.HEAD_REMOVED,
+            actor=by,
+            establishment=establishment,
+            agent=agent.username,
+        )
+
+
+def heads_of(establishment: Establishment) -> list[User]:
+    today = timezone.localdate()
+    return list(
+        User.objects.filter(
+            models.Q(assignments__end__isnull=True) | models.Q(assignments__end__gte=today),
+            assignments__establishment=establishment,
+            assignments__role=Assignment.Role.HEAD,
+            assignments__start__lte=today,
+            is_active=True,
+        ).distinct()
+    )

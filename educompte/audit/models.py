@@ -16,6 +16,18 @@ class AuditEvent(models.Model):
         DELEGATION_REVOKED = "delegation_revoked", _("Délégation révoquée")
         ESTABLISHMENT_CREATED = "establishment_created", _("Établissement créé")
         AGENT_CREATED = "agent_created", _("Agent créé")
+        ACCOUNT_DEACTIVATED = "account_deactivated", _("Désactivation du compte")
+        ACCOUNT_REACTIVATED = "account_reactivated", _("Réactivation du compte")
+        ACCOUNT_UNLOCKED = "account_unlocked", _("Déblocage du compte")
+        FORCED_CHANGE = "forced_change", _("Changement de mot de passe imposé")
+        AUDIT_EXPORTED = "audit_exported", _("Export du journal")
+        OTP_ENROLLED = "otp_enrolled", _("Second facteur enregistré")
+        OTP_RESET = "otp_reset", _("Second facteur réinitialisé")
+        ESTABLISHMENT_UPDATED = "establishment_updated", _("Établissement modifié")
+        ESTABLISHMENT_CLOSED = "establishment_closed", _("Établissement fermé")
+        HEAD_APPOINTED = "head_appointed", _("Chef d'établissement nommé")
+        HEAD_REMOVED = "head_removed", _("Chef d'établissement retiré")
+        RESET_ALERT = "reset_alert", _("Alerte : nombreuses réinitialisations")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -24,6 +24,7 @@ AGENTS = {
     "principal.demo": ("Anne", "Morand", COLLEGE_UAI, "head"),
     "principal2.demo": ("Bruno", "Delorme", LYCEE_UAI, "head"),
     "vie-scolaire.demo": ("Claire", "Fabre", COLLEGE_UAI, "staff"),
+    "academie.demo": ("Denise", "Roche", None, "academy"),
 }
 ZOE = {
     "first_name": "Zoé",
@@ -132,7 +133,7 @@ def _build(rng: random.Random, stdout) -> None:
     college = add_establishment(COLLEGE_UAI, COLLEGE["name"])
     lycee = add_establishment(LYCEE_UAI, LYCEE["name"])
     for login, (first, last, uai, role) in AGENTS.items():
-        est = college if uai == COLLEGE_UAI else lycee
+        est = {COLLEGE_UAI: college, LYCEE_UAI: lycee}.get(uai)
         add_agent(
             login,
             password=DEMO_PASSWORD,
@@ -218,6 +219,8 @@ def demo_agents() -> list[tuple[str, str]]:
     for login, (_first, _last, uai, role) in AGENTS.items():
         if role == "head":
             rows.append((login, f"chef d'établissement de {uai}"))
+        elif role == "academy":
+            rows.append((login, "administrateur académique"))
         else:
             rights = Delegation.objects.filter(agent__username=login).values_list(
                 "right", flat=True

@@ -14,10 +14,11 @@ from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.schools.models import Division, Establishment, Mef
 
 SORTS = {
-    "nom": ("last_name", "first_name", "pk"),
-    "-nom": ("-last_name", "-first_name", "-pk"),
-    "classe": ("division__code", "last_name", "first_name", "pk"),
-    "-classe": ("-division__code", "last_name", "first_name", "pk"),
+    # The normalised name sorts "Éléonore" with the E's, as a French reader expects.
+    "nom": ("search_name", "pk"),
+    "-nom": ("-search_name", "-pk"),
+    "classe": ("division__code", "search_name", "pk"),
+    "-classe": ("-division__code", "search_name", "pk"),
 }
 DEFAULT_SORT = "nom"
 
@@ -92,3 +93,20 @@ def filter_choices(
         .order_by("code")
     )
     return list(mefs), list(divisions)
+
+
+def count_active_accounts(
+    agent: User,
+    establishment: Establishment,
+    *,
+    division: Division | None = None,
+    right: str = Right.ADMINISTRATION,
+) -> int:
+    """Accounts a forced change would touch (every state but "Désactivé")."""
+    authz.authorize(agent, right, establishment)
+    qs = StudentAccount.objects.filter(student__establishment=establishment).exclude(
+        state=AccountState.DEACTIVATED
+    )
+    if division is not None:
+        qs = qs.filter(student__division=division)
+    return qs.count()

@@ -33,6 +33,77 @@ class AccountDeactivated(Exception):
     """Raised when staff try to reset the password of a deactivated account."""
 
 
+class ResetLimitReached(Exception):
+    """The agent reached the daily reset ceiling (EDUCOMPTE_DAILY_RESET_LIMIT)."""
+
+    def __init__(self, limit: int, remaining: int) -> None:
+        super().__init__(f"daily reset limit {limit} reached ({remaining} left)")
+        self.limit = limit
+        self.remaining = remaining
+
+
+def resets_today(agent: User, now: datetime.datetime | None = None) -> int:
+    now = timezone.localtime(now or timezone.now())
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return AuditEvent.objects.filter(
+        actor=agent, action=AuditEvent.Action.PASSWORD_RESET, created_at__gte=midnight
+    ).count()
+
+
+def _check_reset_limit(agent: User, wanted: int) -> None:
+    limit = settings.EDUCOMPTE_DAILY_RESET_LIMIT
+    remaining = max(limit - resets_today(agent), 0)
+    if wanted > remaining:
+        raise ResetLimitReached(limit, remaining)
+
+
+def _maybe_alert(agent: User, establishment: Establishment) -> None:
+    """Tell the heads when an agent resets unusually many accounts within an hour."""
+    from educompte.accounts.models import StaffAlert
+    from educompte.accounts.services import heads_of
+
+    threshold = settings.EDUCOMPTE_RESET_ALERT_PER_HOUR
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    count = AuditEvent.objects.filter(
+        actor=agent,
+        action=AuditEvent.Action.PASSWORD_RESET,
+        establishment=establishment,
+        created_at__gte=hour_ago,
+    ).count()
+    if count <= threshold:
+        return
+    if StaffAlert.objects.filter(
+        establishment=establishment, agent=agent, kind="resets", created_at__gte=hour_ago
+    ).exists():
+        return  # one alert an hour is enough
+    message = _(
+        "%(agent)s a réinitialisé %(count)d mots de passe en moins d'une heure sur "
+        "%(establishment)s (seuil d'alerte : %(threshold)d)."
+    ) % {
+        "agent": agent.display_name + f" ({agent.username})",
+        "count": count,
+        "establishment": establishment.name,
+        "threshold": threshold,
+    }
+    StaffAlert.objects.create(
+        establishment=establishment, agent=agent, kind="resets", message=message
+    )
+    record(AuditEvent.Action.RESET_ALERT, actor=agent, establishment=establishment, count=count)
+    recipients = [h.email for h in heads_of(establishment) if h.email]
+    if recipients:
+        from django.core.mail import send_mail
+
+        transaction.on_commit(
+            lambda: send_mail(
+                _("[Educompte] Alerte : nombreuses réinitialisations de mots de passe"),
+                message + "\n\n" + _("Consultez le journal dans Administration des comptes."),
+                None,
+                recipients,
+                fail_silently=True,
+            )
+        )
+
+
 def _context(account: StudentAccount) -> str:
     # Bound into the ciphertext: a provisional password only decrypts on its own account.
     return f"student-account:{account.pk}"
@@ -152,8 +223,12 @@ def _reset_one(agent: User, account: StudentAccount, ip: str | None) -> str:
 @transaction.atomic
 def reset_password(agent: User, account: StudentAccount, *, ip: str | None = None) -> str:
     """Staff reset: new provisional password, state "Non activé - informé", sessions ended."""
-    authz.authorize(agent, Right.DEPANNAGE, account.student.establishment)
-    return _reset_one(agent, account, ip)
+    establishment = account.student.establishment
+    authz.authorize(agent, Right.DEPANNAGE, establishment)
+    _check_reset_limit(agent, 1)
+    password = _reset_one(agent, account, ip)
+    _maybe_alert(agent, establishment)
+    return password
 
 
 @dataclasses.dataclass
@@ -174,12 +249,15 @@ def reset_passwords(
         .filter(pk__in=account_ids, student__establishment=establishment)
         .order_by("student__last_name", "student__first_name")
     )
+    accounts = list(accounts)
+    _check_reset_limit(agent, sum(1 for a in accounts if a.state != AccountState.DEACTIVATED))
     result = BulkResetResult(reset=[], skipped=[])
     for account in accounts:
         if account.state == AccountState.DEACTIVATED:
             result.skipped.append(account)
         else:
             result.reset.append((account, _reset_one(agent, account, ip)))
+    _maybe_alert(agent, establishment)
     return result
 
 
@@ -311,3 +389,166 @@ def activate(
             establishment=account.student.establishment,
             account=account,
         )
+
+
+# --- Administration des comptes: lifecycle actions ----------------------------------------
+
+
+def _scoped_accounts(
+    agent: User, establishment: Establishment, account_ids: list[int]
+) -> list[StudentAccount]:
+    authz.authorize(agent, Right.ADMINISTRATION, establishment)
+    return list(
+        StudentAccount.objects.select_related("user", "student")
+        .select_for_update(of=("self",))
+        .filter(pk__in=account_ids, student__establishment=establishment)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def deactivate(
+    agent: User,
+    establishment: Establishment,
+    account_ids: list[int],
+    *,
+    reason: str,
+    ip: str | None = None,
+) -> int:
+    """Deactivate accounts (pupil left, misuse…): sign-in refused, sessions ended."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Indiquez le motif de la désactivation.")]})
+    done = 0
+    for account in _scoped_accounts(agent, establishment, account_ids):
+        if account.state == AccountState.DEACTIVATED:
+            continue
+        account.state = AccountState.DEACTIVATED
+        account.provisional_password_encrypted = None
+        account.provisional_expires_at = None
+        account.save()
+        account.user.set_unusable_password()
+        account.user.save(update_fields=["password"])
+        record(
+            AuditEvent.Action.ACCOUNT_DEACTIVATED,
+            actor=agent,
+            establishment=establishment,
+            account=account,
+            ip=ip,
+            reason=reason[:500],
+        )
+        done += 1
+    return done
+
+
+@transaction.atomic
+def reactivate(
+    agent: User,
+    establishment: Establishment,
+    account_ids: list[int],
+    *,
+    reason: str,
+    ip: str | None = None,
+) -> int:
+    """Reactivate accounts with a fresh provisional password ("Non activé - non informé")."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Indiquez le motif de la réactivation.")]})
+    done = 0
+    for account in _scoped_accounts(agent, establishment, account_ids):
+        if account.state != AccountState.DEACTIVATED:
+            continue
+        account.state = AccountState.NOT_INFORMED
+        account.activated_at = None
+        account.save(update_fields=["state", "activated_at", "updated_at"])
+        issue_provisional_password(account)
+        if account.student.left_on:
+            account.student.left_on = None
+            account.student.save()
+        record(
+            AuditEvent.Action.ACCOUNT_REACTIVATED,
+            actor=agent,
+            establishment=establishment,
+            account=account,
+            ip=ip,
+            reason=reason[:500],
+        )
+        done += 1
+    return done
+
+
+@transaction.atomic
+def unlock(
+    agent: User, establishment: Establishment, account_ids: list[int], *, ip: str | None = None
+) -> int:
+    """Lift the sign-in throttling of accounts."""
+    done = 0
+    for account in _scoped_accounts(agent, establishment, account_ids):
+        if not account.failed_attempts and not account.locked_until:
+            continue
+        account.failed_attempts = 0
+        account.locked_until = None
+        account.save(update_fields=["failed_attempts", "locked_until", "updated_at"])
+        record(
+            AuditEvent.Action.ACCOUNT_UNLOCKED,
+            actor=agent,
+            establishment=establishment,
+            account=account,
+            ip=ip,
+        )
+        done += 1
+    return done
+
+
+@transaction.atomic
+def force_password_change(
+    agent: User,
+    establishment: Establishment,
+    *,
+    account_ids: list[int] | None = None,
+    division: Division | None = None,
+    whole_establishment: bool = False,
+    ip: str | None = None,
+) -> list[StudentAccount]:
+    """Give every targeted (non-deactivated) account a new provisional password and end its
+    sessions: the answer to a mass account theft. Accounts become "Non activé - non informé"
+    until the new credentials are handed out."""
+    authz.authorize(agent, Right.ADMINISTRATION, establishment)
+    qs = (
+        StudentAccount.objects.select_related("user", "student")
+        .filter(student__establishment=establishment)
+        .exclude(state=AccountState.DEACTIVATED)
+    )
+    if whole_establishment:
+        scope = {"scope": "establishment"}
+    elif division is not None:
+        if division.establishment_id != establishment.pk:
+            raise ValidationError(_("Cette classe n'appartient pas à l'établissement."))
+        qs = qs.filter(student__division=division)
+        scope = {"scope": "division", "division": division.code}
+    elif account_ids:
+        qs = qs.filter(pk__in=account_ids)
+        scope = {"scope": "selection"}
+    else:
+        raise ValidationError(_("Choisissez une sélection, une classe ou tout l'établissement."))
+    accounts = list(qs.select_for_update(of=("self",)).order_by("pk"))
+    for account in accounts:
+        issue_provisional_password(account)
+        account.state = AccountState.NOT_INFORMED
+        account.activated_at = None
+        account.save(update_fields=["state", "activated_at", "updated_at"])
+    # One event per account, so the pupil's own history shows it too.
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            action=AuditEvent.Action.FORCED_CHANGE,
+            actor=agent,
+            actor_label=agent.username,
+            establishment=establishment,
+            account=account,
+            subject_label=account.identifier,
+            ip_address=ip or None,
+            details=scope,
+        )
+        for account in accounts
+    )
+    return accounts

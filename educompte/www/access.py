@@ -8,10 +8,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 
-from educompte.accounts import authz
+from educompte.accounts import authz, otp
 from educompte.schools.models import Establishment
 
 
@@ -45,8 +46,31 @@ def pupil_required(view: Callable) -> Callable:
     return wrapper
 
 
+def second_factor_redirect(request: HttpRequest) -> HttpResponse:
+    """Lead an agent who holds the right to enrolment or to the code page, never to a
+    refusal: the second factor is a step of the way in."""
+    target = "otp:verify" if otp.has_second_factor(request.user) else "otp:enrol"
+    return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+
+
+def academy_required(view: Callable) -> Callable:
+    """Academy administrators only, in a session verified by the second factor."""
+
+    @agent_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not authz.is_academy_admin(request.user):
+            return forbidden(request, "Cet espace est réservé aux administrateurs académiques.")
+        if not otp.is_verified(request):
+            return second_factor_redirect(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def establishment_right(right: str) -> Callable[[Callable], Callable]:
-    """Resolve ``uai`` from the URL into ``establishment`` and require ``right`` on it."""
+    """Resolve ``uai`` from the URL into ``establishment`` and require ``right`` on it
+    (and a verified second factor for the rights that need one)."""
 
     def decorator(view: Callable) -> Callable:
         @agent_required
@@ -59,6 +83,8 @@ def establishment_right(right: str) -> Callable[[Callable], Callable]:
                     "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
                     "Adressez-vous à votre chef d'établissement.",
                 )
+            if right in authz.SECOND_FACTOR_RIGHTS and not otp.is_verified(request):
+                return second_factor_redirect(request)
             return view(request, *args, establishment=establishment, **kwargs)
 
         return wrapper

@@ -82,3 +82,61 @@ class PupilSearchForm(DsfrBaseForm):
         self.fields["classe"].choices = [("", _("Toutes les classes"))] + [
             (d.pk, d.code) for d in divisions
         ]
+
+
+class DelegationForm(DsfrBaseForm):
+    agent = forms.CharField(
+        label=_("Agent"),
+        max_length=150,
+        help_text=_("Identifiant de connexion, ou prénom et nom de l'agent."),
+    )
+    right = forms.ChoiceField(
+        label=_("Droit délégué"),
+        choices=[
+            ("depannage", _("Dépannage des comptes élèves")),
+            ("administration", _("Administration des comptes")),
+        ],
+    )
+    end = forms.DateField(
+        label=_("Jusqu'au (inclus)"),
+        help_text=_("Au plus un an. Par défaut : la fin de l'année scolaire."),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+class ReasonForm(DsfrBaseForm):
+    reason = forms.CharField(
+        label=_("Motif"),
+        max_length=500,
+        required=False,
+        help_text=_(
+            "Obligatoire pour une désactivation ou une réactivation ; il figure au journal."
+        ),
+    )
+
+
+class AuditFilterForm(DsfrBaseForm):
+    agent = forms.CharField(label=_("Agent"), required=False, max_length=150)
+    pupil = forms.CharField(label=_("Élève (nom ou identifiant)"), required=False, max_length=150)
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    start = forms.DateField(
+        label=_("Du"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    end = forms.DateField(
+        label=_("Au"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        from educompte.audit.models import AuditEvent
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Toutes les actions"))] + list(
+            AuditEvent.Action.choices
+        )

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from educompte.www.views import depannage, home, portal, pupil
+from educompte.www.views import academy, administration, depannage, home, portal, pupil, security
 
 pupil_patterns = (
     [
@@ -18,6 +18,7 @@ portal_patterns = (
         path("", portal.index, name="index"),
         path("connexion/", portal.sign_in, name="login"),
         path("deconnexion/", portal.sign_out, name="logout"),
+        path("alertes/<int:alert_id>/lue/", portal.dismiss_alert, name="dismiss_alert"),
     ],
     "portal",
 )
@@ -33,9 +34,58 @@ depannage_patterns = (
     "depannage",
 )
 
+administration_patterns = (
+    [
+        path("", RedirectView.as_view(pattern_name="administration:pupils"), name="home"),
+        path("eleves/", administration.pupils, name="pupils"),
+        path("eleves/action/", administration.account_action, name="account_action"),
+        path("eleves/changement-impose/", administration.forced_change, name="forced_change"),
+        path(
+            "eleves/changement-impose/<str:token>/",
+            administration.forced_result,
+            name="forced_result",
+        ),
+        path("delegations/", administration.delegations, name="delegations"),
+        path(
+            "delegations/<int:delegation_id>/revoquer/",
+            administration.revoke_delegation,
+            name="revoke_delegation",
+        ),
+        path("journal/", administration.journal, name="journal"),
+        path("journal/export/", administration.journal_csv, name="journal_csv"),
+    ],
+    "administration",
+)
+
+security_patterns = (
+    [
+        path("", security.verify, name="verify"),
+        path("enrolement/", security.enrol, name="enrol"),
+        path("codes-de-secours/", security.recovery_codes, name="recovery_codes"),
+    ],
+    "otp",
+)
+
+academy_patterns = (
+    [
+        path("", academy.index, name="index"),
+        path("etablissements/<str:uai>/", academy.establishment, name="establishment"),
+        path("agents/", academy.agents, name="agents"),
+        path(
+            "agents/<int:agent_id>/second-facteur/reinitialiser/",
+            academy.reset_otp,
+            name="reset_otp",
+        ),
+    ],
+    "academy",
+)
+
 urlpatterns = [
     path("", home.home, name="home"),
     path("", include(pupil_patterns)),
     path("portail/", include(portal_patterns)),
     path("depannage/<str:uai>/", include(depannage_patterns)),
+    path("administration/<str:uai>/", include(administration_patterns)),
+    path("portail/second-facteur/", include(security_patterns)),
+    path("academie/", include(academy_patterns)),
 ]

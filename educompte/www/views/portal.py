@@ -6,14 +6,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import authz
-from educompte.accounts.models import Right
+from educompte.accounts import selectors as account_selectors
+from educompte.accounts.models import Right, StaffAlert
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.net import client_ip
@@ -26,6 +29,12 @@ APPLICATIONS = {
         "Dépannage des comptes élèves",
         "depannage:pupils",
         "Rechercher un élève, voir ou réinitialiser son mot de passe.",
+    ),
+    Right.ADMINISTRATION: (
+        "Administration des comptes",
+        "administration:pupils",
+        "Désactiver, débloquer, imposer un changement de mot de passe, délégations et "
+        "journal. Demande un code de vérification.",
     ),
 }
 
@@ -72,7 +81,15 @@ def index(request: HttpRequest) -> HttpResponse:
         ]
         if apps:
             rows.append({"establishment": establishment, "applications": apps})
-    return render(request, "portal/index.html", {"rows": rows})
+    return render(
+        request,
+        "portal/index.html",
+        {
+            "rows": rows,
+            "alerts": account_selectors.alerts_for(request.user),
+            "academy": authz.is_academy_admin(request.user),
+        },
+    )
 
 
 @require_POST
@@ -80,3 +97,16 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, "Vous êtes déconnecté.")
     return redirect(settings.LOGIN_URL)
+
+
+@require_POST
+@agent_required
+def dismiss_alert(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """Heads mark an alert of one of their establishments as read."""
+    alert = get_object_or_404(StaffAlert, pk=alert_id)
+    if not authz.is_head(request.user, alert.establishment):
+        raise PermissionDenied
+    alert.dismissed_at = timezone.now()
+    alert.dismissed_by = request.user
+    alert.save(update_fields=["dismissed_at", "dismissed_by"])
+    return redirect("portal:index")

@@ -1,0 +1,103 @@
+"""Second factor for staff (TOTP, RFC 6238) and single-use recovery codes, on django-otp."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import django_otp
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.qr import write_qrcode_image
+
+from educompte.accounts.models import User
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+
+DEVICE_NAME = "Application d'authentification"
+RECOVERY_NAME = "Codes de secours"
+
+
+def has_second_factor(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def is_verified(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_verified", lambda: False)())
+
+
+def pending_device(user: User) -> TOTPDevice:
+    """The unconfirmed device being enrolled (one per agent, reused until confirmed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    return device
+
+
+def secret_text(device: TOTPDevice) -> str:
+    """The shared secret in base32, grouped by four for typing into an app."""
+    raw = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def qr_data_uri(device: TOTPDevice) -> str:
+    """The otpauth:// URL as an SVG QR code in a data: URI (allowed by the CSP's img-src)."""
+    out = io.BytesIO()
+    write_qrcode_image(device.config_url, out)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+@transaction.atomic
+def confirm_enrolment(request: HttpRequest, token: str) -> list[str] | None:
+    """Check the first code; on success mark the device confirmed, verify the session and
+    return fresh recovery codes (shown once)."""
+    user = request.user
+    device = pending_device(user)
+    verified = django_otp.verify_token(user, device.persistent_id, token.strip())
+    if verified is None:
+        return None
+    TOTPDevice.objects.filter(user=user).exclude(pk=verified.pk).delete()
+    verified.confirmed = True
+    verified.save(update_fields=["confirmed"])
+    django_otp.login(request, verified)
+    record(AuditEvent.Action.OTP_ENROLLED, actor=user)
+    return new_recovery_codes(user)
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(settings.EDUCOMPTE_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    return codes
+
+
+def verify(request: HttpRequest, token: str) -> bool:
+    """A TOTP code (accepted once) or a recovery code (consumed)."""
+    user = request.user
+    token = "".join(token.split()).lower()
+    if not token:
+        return False
+    kinds = [TOTPDevice] if token.isdigit() else [StaticDevice]
+    for model in kinds:
+        for device in model.objects.filter(user=user, confirmed=True):
+            verified = django_otp.verify_token(user, device.persistent_id, token)
+            if verified is not None:
+                django_otp.login(request, verified)
+                return True
+    return False
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return StaticToken.objects.filter(device__user=user).count()
+
+
+@transaction.atomic
+def reset_second_factor(agent: User, *, by: User) -> None:
+    """Academy administrators only: the agent enrols again at next use."""
+    TOTPDevice.objects.filter(user=agent).delete()
+    StaticDevice.objects.filter(user=agent).delete()
+    record(AuditEvent.Action.OTP_RESET, actor=by, agent=agent.username)

@@ -1,0 +1,91 @@
+"""The establishment's audit log, for Administration des comptes."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import io
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right, User
+from educompte.audit.models import AuditEvent
+from educompte.core.text import normalize
+from educompte.schools.models import Establishment
+
+
+@dataclasses.dataclass
+class AuditFilters:
+    agent: str = ""
+    pupil: str = ""
+    action: str = ""
+    start: datetime.date | None = None
+    end: datetime.date | None = None
+
+
+def events_of(
+    user: User, establishment: Establishment, filters: AuditFilters
+) -> QuerySet[AuditEvent]:
+    authz.authorize(user, Right.ADMINISTRATION, establishment)
+    qs = AuditEvent.objects.filter(establishment=establishment)
+    if filters.agent:
+        qs = qs.filter(actor_label__icontains=filters.agent.strip())
+    if filters.pupil:
+        cond = Q(subject_label__icontains=filters.pupil.strip())
+        words = normalize(filters.pupil).split()
+        if words:
+            name_cond = Q()
+            for word in words:
+                name_cond &= Q(account__student__search_name__contains=word)
+            cond |= name_cond
+        qs = qs.filter(cond)
+    if filters.action in AuditEvent.Action.values:
+        qs = qs.filter(action=filters.action)
+    tz = timezone.get_current_timezone()
+    if filters.start:
+        qs = qs.filter(
+            created_at__gte=datetime.datetime.combine(filters.start, datetime.time.min, tz)
+        )
+    if filters.end:
+        qs = qs.filter(
+            created_at__lt=datetime.datetime.combine(
+                filters.end + datetime.timedelta(days=1), datetime.time.min, tz
+            )
+        )
+    return qs.select_related("account__student").order_by("-created_at", "-pk")
+
+
+def _cell(value: object) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+CSV_HEADER = ["Date", "Heure", "Agent", "Action", "Élève", "Identifiant", "Adresse IP", "Détails"]
+
+
+def export_csv(events: QuerySet[AuditEvent]) -> bytes:
+    """';'-separated UTF-8 with a BOM: a French spreadsheet opens it directly."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for event in events.iterator(chunk_size=2000):
+        when = timezone.localtime(event.created_at)
+        student = event.account.student if event.account_id and event.account else None
+        details = ", ".join(f"{k}={v}" for k, v in sorted(event.details.items()))
+        writer.writerow(
+            [
+                when.strftime("%d/%m/%Y"),
+                when.strftime("%H:%M:%S"),
+                _cell(event.actor_label),
+                event.get_action_display(),
+                _cell(student.full_name if student else ""),
+                _cell(event.subject_label),
+                event.ip_address or "",
+                _cell(details),
+            ]
+        )
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")

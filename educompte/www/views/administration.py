@@ -1,0 +1,353 @@
+"""Administration des comptes: lifecycle actions, forced password changes, delegations and
+the audit log. Every view needs the administration right and a verified second factor."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from educompte.accounts import authz
+from educompte.accounts import selectors as account_selectors
+from educompte.accounts import services as account_services
+from educompte.accounts.models import Delegation, Right
+from educompte.audit import selectors as audit_selectors
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+from educompte.core.net import client_ip
+from educompte.pupils import selectors, services
+from educompte.pupils.models import AccountState
+from educompte.schools.models import Division, Establishment
+from educompte.www.access import establishment_right
+from educompte.www.forms import AuditFilterForm, DelegationForm, PupilSearchForm, ReasonForm
+
+_BATCHES = "educompte.forced_batches"
+ACTIONS = {
+    "unlock": "Débloquer",
+    "deactivate": "Désactiver",
+    "reactivate": "Réactiver",
+    "force": "Imposer un nouveau mot de passe",
+}
+
+
+def _ctx(request: HttpRequest, establishment: Establishment, tab: str, **extra) -> dict:
+    return {
+        "establishment": establishment,
+        "tab": tab,
+        "is_head": authz.is_head(request.user, establishment),
+        **extra,
+    }
+
+
+@establishment_right(Right.ADMINISTRATION)
+def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    mefs, divisions = selectors.filter_choices(request.user, establishment, Right.ADMINISTRATION)
+    form = PupilSearchForm(request.GET or None, mefs=mefs, divisions=divisions)
+    filters = selectors.PupilFilters()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.PupilFilters(
+            query=data["q"],
+            mef=data["mef"],
+            division=data["classe"],
+            state=data["etat"],
+            sort=data["tri"] or selectors.DEFAULT_SORT,
+        )
+    qs = selectors.search_pupils(request.user, establishment, filters, Right.ADMINISTRATION)
+    page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    now = timezone.now()
+    return render(
+        request,
+        "administration/pupils.html",
+        _ctx(
+            request,
+            establishment,
+            "pupils",
+            form=form,
+            page=page,
+            states=AccountState,
+            divisions=divisions,
+            actions=ACTIONS,
+            querystring=query.urlencode(),
+            now=now,
+            reason_form=ReasonForm(),
+        ),
+    )
+
+
+def _ids(request: HttpRequest) -> list[int]:
+    key = "page_ids" if request.POST.get("page_entiere") else "comptes"
+    return [int(v) for v in request.POST.getlist(key) if v.isdigit()][:5000]
+
+
+@require_POST
+@establishment_right(Right.ADMINISTRATION)
+def account_action(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """Selection actions. First POST shows a confirmation; the second (confirm=1) acts."""
+    action = request.POST.get("action", "")
+    back = request.POST.get("back", "")
+    back_url = reverse("administration:pupils", args=[establishment.uai]) + (
+        f"?{back}" if back else ""
+    )
+    if action not in ACTIONS:
+        messages.error(request, "Choisissez une action.")
+        return redirect(back_url)
+    ids = _ids(request)
+    if not ids:
+        messages.warning(request, "Sélectionnez au moins un élève.")
+        return redirect(back_url)
+    accounts = selectors.get_accounts(request.user, establishment, ids, Right.ADMINISTRATION)
+    form = ReasonForm(request.POST if request.POST.get("confirm") == "1" else None)
+    if request.POST.get("confirm") == "1" and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        ip = client_ip(request)
+        try:
+            if action == "unlock":
+                n = services.unlock(request.user, establishment, ids, ip=ip)
+                messages.success(request, f"{n} compte(s) débloqué(s).")
+            elif action == "deactivate":
+                n = services.deactivate(request.user, establishment, ids, reason=reason, ip=ip)
+                messages.success(request, f"{n} compte(s) désactivé(s).")
+            elif action == "reactivate":
+                n = services.reactivate(request.user, establishment, ids, reason=reason, ip=ip)
+                messages.success(
+                    request, f"{n} compte(s) réactivé(s) avec un nouveau mot de passe provisoire."
+                )
+            else:
+                done = services.force_password_change(
+                    request.user, establishment, account_ids=ids, ip=ip
+                )
+                return _forced_result_redirect(request, establishment, done)
+        except ValidationError as exc:
+            for error in exc.message_dict.get("reason", exc.messages):
+                form.add_error("reason", error)
+        else:
+            return redirect(back_url)
+    return render(
+        request,
+        "administration/action_confirm.html",
+        _ctx(
+            request,
+            establishment,
+            "pupils",
+            action=action,
+            action_label=ACTIONS[action],
+            accounts=accounts,
+            back=back,
+            back_url=back_url,
+            form=form,
+            needs_reason=action in ("deactivate", "reactivate"),
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@establishment_right(Right.ADMINISTRATION)
+def forced_change(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """New provisional passwords for a class or the whole establishment."""
+    scope = request.POST.get("scope", "")
+    division = None
+    if scope == "division":
+        division = get_object_or_404(
+            Division, pk=request.POST.get("division") or 0, establishment=establishment
+        )
+    elif scope != "establishment":
+        messages.error(request, "Choisissez une classe ou tout l'établissement.")
+        return redirect("administration:pupils", establishment.uai)
+    if request.POST.get("confirm") != "1":
+        count = selectors.count_active_accounts(
+            request.user, establishment, division=division, right=Right.ADMINISTRATION
+        )
+        return render(
+            request,
+            "administration/forced_confirm.html",
+            _ctx(
+                request,
+                establishment,
+                "pupils",
+                scope=scope,
+                division=division,
+                count=count,
+            ),
+        )
+    done = services.force_password_change(
+        request.user,
+        establishment,
+        division=division,
+        whole_establishment=scope == "establishment",
+        ip=client_ip(request),
+    )
+    return _forced_result_redirect(request, establishment, done)
+
+
+def _forced_result_redirect(request, establishment, accounts) -> HttpResponse:
+    token = secrets.token_urlsafe(12)
+    batches = dict(list(request.session.get(_BATCHES, {}).items())[-4:])
+    batches[token] = [a.pk for a in accounts]
+    request.session[_BATCHES] = batches
+    messages.success(
+        request,
+        f"{len(accounts)} mot(s) de passe changé(s) ; les sessions "
+        "ouvertes de ces élèves sont fermées.",
+    )
+    return redirect("administration:forced_result", establishment.uai, token)
+
+
+@establishment_right(Right.ADMINISTRATION)
+def forced_result(request: HttpRequest, establishment: Establishment, token: str) -> HttpResponse:
+    ids = request.session.get(_BATCHES, {}).get(token)
+    if ids is None:
+        raise Http404
+    accounts = selectors.get_accounts(request.user, establishment, ids, Right.ADMINISTRATION)
+    rows = [{"account": a, "password": services.provisional_password(a)} for a in accounts]
+    return render(
+        request,
+        "depannage/bulk_result.html",
+        {
+            "establishment": establishment,
+            "rows": rows,
+            "skipped": [],
+            "back_url": reverse("administration:pupils", args=[establishment.uai]),
+            "app_label": "Administration des comptes",
+        },
+    )
+
+
+@establishment_right(authz.MANAGE_DELEGATIONS)
+def delegations(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    form = DelegationForm(
+        request.POST or None, initial={"end": account_services.default_delegation_end()}
+    )
+    if request.method == "POST" and form.is_valid():
+        agent = account_services.find_agent(form.cleaned_data["agent"])
+        if agent is None:
+            form.add_error(
+                "agent",
+                "Aucun agent ne correspond (ou plusieurs) : saisissez son "
+                "identifiant de connexion.",
+            )
+        elif agent == request.user:
+            form.add_error("agent", "Vous détenez déjà tous les droits sur cet établissement.")
+        else:
+            try:
+                account_services.delegate(
+                    agent,
+                    establishment,
+                    form.cleaned_data["right"],
+                    end=form.cleaned_data["end"],
+                    granted_by=request.user,
+                )
+            except ValueError as exc:
+                form.add_error("end", _delegation_error(str(exc)))
+            else:
+                messages.success(
+                    request,
+                    f"Délégation accordée à {agent.display_name} "
+                    f"({agent.username}) jusqu'au "
+                    f"{form.cleaned_data['end']:%d/%m/%Y}.",
+                )
+                return redirect("administration:delegations", establishment.uai)
+    rows = [
+        {"d": d, "live": account_selectors.is_live(d)}
+        for d in account_selectors.delegations_of(request.user, establishment)
+    ]
+    return render(
+        request,
+        "administration/delegations.html",
+        _ctx(
+            request,
+            establishment,
+            "delegations",
+            form=form,
+            rows=rows,
+            heads=account_services.heads_of(establishment),
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+def _delegation_error(message: str) -> str:
+    if "past" in message:
+        return "La date de fin est déjà passée."
+    if "one year" in message:
+        return "Une délégation dure au plus un an."
+    if "before the start" in message:
+        return "La date de fin précède la date de début."
+    return "Délégation impossible : vérifiez l'agent et la date."
+
+
+@require_POST
+@establishment_right(authz.MANAGE_DELEGATIONS)
+def revoke_delegation(
+    request: HttpRequest, establishment: Establishment, delegation_id: int
+) -> HttpResponse:
+    account_selectors.delegations_of(request.user, establishment)  # authorises
+    delegation = get_object_or_404(Delegation, pk=delegation_id, establishment=establishment)
+    account_services.revoke_delegation(delegation, by=request.user)
+    messages.success(
+        request,
+        f"La délégation de {delegation.agent.display_name} est révoquée : "
+        "elle cesse immédiatement.",
+    )
+    return redirect("administration:delegations", establishment.uai)
+
+
+def _audit_filters(data) -> tuple[AuditFilterForm, audit_selectors.AuditFilters]:
+    form = AuditFilterForm(data or None)
+    filters = audit_selectors.AuditFilters()
+    if form.is_bound and form.is_valid():
+        filters = audit_selectors.AuditFilters(**form.cleaned_data)
+    return form, filters
+
+
+@establishment_right(Right.ADMINISTRATION)
+def journal(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    form, filters = _audit_filters(request.GET)
+    events = audit_selectors.events_of(request.user, establishment, filters)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "administration/journal.html",
+        _ctx(
+            request,
+            establishment,
+            "journal",
+            form=form,
+            page=page,
+            querystring=query.urlencode(),
+        ),
+    )
+
+
+@require_POST
+@establishment_right(Right.ADMINISTRATION)
+def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """POST: the export itself is audited, and GET never writes."""
+    _form, filters = _audit_filters(request.POST)
+    events = audit_selectors.events_of(request.user, establishment, filters)
+    body = audit_selectors.export_csv(events)
+    record(
+        AuditEvent.Action.AUDIT_EXPORTED,
+        actor=request.user,
+        establishment=establishment,
+        ip=client_ip(request),
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="journal-{establishment.uai}-{stamp}.csv"'
+    )
+    return response

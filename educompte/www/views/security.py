@@ -1,0 +1,94 @@
+"""Second factor for staff: enrolment (QR code + secret, first code, recovery codes) and
+the code page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from dsfr.forms import DsfrBaseForm
+
+from educompte.accounts import otp
+from educompte.www.access import agent_required
+
+_CODES = "educompte.recovery_codes"
+
+
+class CodeForm(DsfrBaseForm):
+    code = forms.CharField(
+        label="Code de vérification",
+        help_text="Les 6 chiffres affichés par votre application, ou un code de secours.",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+def _next(request: HttpRequest) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return nxt
+    return ""
+
+
+@agent_required
+def enrol(request: HttpRequest) -> HttpResponse:
+    nxt = _next(request)
+    if otp.has_second_factor(request.user):
+        return redirect(f"{reverse('otp:verify')}?{urlencode({'next': nxt})}")
+    device = otp.pending_device(request.user)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = otp.confirm_enrolment(request, form.cleaned_data["code"])
+        if codes is not None:
+            request.session[_CODES] = codes
+            return redirect(f"{reverse('otp:recovery_codes')}?{urlencode({'next': nxt})}")
+        form.add_error(
+            "code",
+            "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
+            "et saisissez le code affiché actuellement.",
+        )
+    return render(
+        request,
+        "security/enrol.html",
+        {
+            "form": form,
+            "next": nxt,
+            "secret": otp.secret_text(device),
+            "qr": otp.qr_data_uri(device),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@agent_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    codes = request.session.pop(_CODES, None)
+    if not codes:
+        return redirect("portal:index")
+    return render(request, "security/recovery_codes.html", {"codes": codes, "next": _next(request)})
+
+
+@agent_required
+def verify(request: HttpRequest) -> HttpResponse:
+    nxt = _next(request)
+    if not otp.has_second_factor(request.user):
+        return redirect(f"{reverse('otp:enrol')}?{urlencode({'next': nxt})}")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if otp.verify(request, form.cleaned_data["code"]):
+            return redirect(nxt or "portal:index")
+        form.add_error("code", "Ce code n'est pas valide ou a déjà été utilisé.")
+    return render(
+        request,
+        "security/verify.html",
+        {
+            "form": form,
+            "next": nxt,
+            "recovery_left": otp.remaining_recovery_codes(request.user),
+        },
+        status=400 if form.errors else 200,
+    )
