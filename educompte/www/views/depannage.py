@@ -24,6 +24,15 @@ _JUST_RESET = "educompte.just_reset"
 _BATCHES = "educompte.reset_batches"
 
 
+def limit_message(exc: services.ResetLimitReached) -> str:
+    return (
+        f"Limite atteinte : vous pouvez réinitialiser au plus {exc.limit} mots de passe par "
+        f"jour (il vous en reste {exc.remaining} aujourd'hui). Cette limite protège les "
+        "comptes en cas de vol de votre session ; votre chef d'établissement peut imposer un "
+        "changement de mot de passe à toute une classe depuis l'administration des comptes."
+    )
+
+
 def _row(student) -> dict:
     account = student.account
     return {
@@ -104,6 +113,9 @@ def reset(request: HttpRequest, establishment: Establishment, account_id: int) -
                 request, "Ce compte est désactivé : son mot de passe ne peut pas être réinitialisé."
             )
             return redirect(back_url)
+        except services.ResetLimitReached as exc:
+            messages.error(request, limit_message(exc))
+            return redirect(back_url)
         request.session[_JUST_RESET] = account.pk
         return redirect(back_url)
     return render(
@@ -152,7 +164,11 @@ def bulk_reset(request: HttpRequest, establishment: Establishment) -> HttpRespon
                 "bulk": True,
             },
         )
-    result = services.reset_passwords(request.user, establishment, ids, ip=client_ip(request))
+    try:
+        result = services.reset_passwords(request.user, establishment, ids, ip=client_ip(request))
+    except services.ResetLimitReached as exc:
+        messages.error(request, limit_message(exc))
+        return redirect(back_url)
     token = secrets.token_urlsafe(12)
     batches = request.session.get(_BATCHES, {})
     # Keep the few latest batches only; the passwords themselves stay encrypted in the database.
