@@ -104,9 +104,15 @@ def _maybe_alert(agent: User, establishment: Establishment) -> None:
         )
 
 
+def encryption_context(user_id: int) -> str:
+    """Bound into the ciphertext: a provisional password only decrypts on its own account.
+    The login's id is used (not the account's) so bulk imports can encrypt before the
+    account row exists."""
+    return f"pupil:{user_id}"
+
+
 def _context(account: StudentAccount) -> str:
-    # Bound into the ciphertext: a provisional password only decrypts on its own account.
-    return f"student-account:{account.pk}"
+    return encryption_context(account.user_id)
 
 
 def identifier_taken(candidate: str) -> bool:
