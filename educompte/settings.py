@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "educompte.accounts",
     "educompte.pupils",
     "educompte.audit",
+    "educompte.letters",
+    "educompte.registry",
     "educompte.demo",
     "educompte.www",
 ]
@@ -214,6 +216,12 @@ EDUCOMPTE_SITE_NAME = "Educompte"
 # agent resets more than this many accounts within an hour.
 EDUCOMPTE_DAILY_RESET_LIMIT = int(os.environ.get("EDUCOMPTE_DAILY_RESET_LIMIT", "300"))
 EDUCOMPTE_RESET_ALERT_PER_HOUR = int(os.environ.get("EDUCOMPTE_RESET_ALERT_PER_HOUR", "50"))
+# Departed pupils' personal data are erased after this many days (3 months).
+EDUCOMPTE_RETENTION_DAYS = int(os.environ.get("EDUCOMPTE_RETENTION_DAYS", "92"))
+# Web imports run in a background thread and show their progress; tests run them inline.
+EDUCOMPTE_IMPORT_IN_BACKGROUND = _env_bool("EDUCOMPTE_IMPORT_IN_BACKGROUND", True)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 OTP_TOTP_ISSUER = "Educompte"
 OTP_STATIC_THROTTLE_FACTOR = 1
 EDUCOMPTE_RECOVERY_CODES = 10

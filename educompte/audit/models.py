@@ -28,6 +28,9 @@ class AuditEvent(models.Model):
         HEAD_APPOINTED = "head_appointed", _("Chef d'établissement nommé")
         HEAD_REMOVED = "head_removed", _("Chef d'établissement retiré")
         RESET_ALERT = "reset_alert", _("Alerte : nombreuses réinitialisations")
+        LETTER_ISSUED = "letter_issued", _("Courrier d'identifiants édité")
+        CREDENTIALS_EXPORTED = "credentials_exported", _("Export des identifiants")
+        REGISTRY_IMPORT = "registry_import", _("Import de la base élèves")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

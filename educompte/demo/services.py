@@ -1,4 +1,8 @@
-"""The demonstration data set that ``make run`` loads (idempotent)."""
+"""The demonstration data set that ``make run`` loads (idempotent).
+
+Pupils come from SIECLE files shipped in ``data/`` and go through the registry import, as
+a real school's would; agents, delegations and account states are then set up here.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from django.utils import timezone
 
 from educompte.accounts.models import Delegation, Right, User
 from educompte.accounts.services import add_agent, default_delegation_end, delegate
-from educompte.demo.names import FIRST_NAMES, LAST_NAMES
-from educompte.pupils.models import AccountState, StudentAccount
-from educompte.pupils.services import create_student_with_account
-from educompte.schools.models import Division, Establishment, Mef, school_year_of
+from educompte.demo import siecle
+from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.registry.parsers import SieclePupils, read_nomenclature
+from educompte.registry.services import run_import
+from educompte.schools.models import Establishment
 from educompte.schools.services import add_establishment
 
 DEMO_PASSWORD = "educompte-demo"  # noqa: S105 - documented demo credential
+DEMO_YEAR = 2026  # school year of the shipped registry files
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"
 AGENTS = {
     "principal.demo": ("Anne", "Morand", COLLEGE_UAI, "head"),
@@ -32,9 +38,9 @@ ZOE = {
     "birth_date": datetime.date(2011, 3, 14),
 }
 
-# MEF codes and labels of the national nomenclature; divisions; birth year offset from the
-# school year (a 6e pupil is 11 in September).
+# MEF codes and labels of the national nomenclature; classes; age in September.
 COLLEGE = {
+    "uai": COLLEGE_UAI,
     "name": "Collège Jean Moulin (démo)",
     "mefs": {
         "10010012110": "6EME",
@@ -51,6 +57,7 @@ COLLEGE = {
     "letters": "ABC",
 }
 LYCEE = {
+    "uai": LYCEE_UAI,
     "name": "Lycée Marie Curie (démo)",
     "mefs": {
         "20010018110": "2NDE GENERALE ET TECHNO",
@@ -66,7 +73,14 @@ LYCEE = {
     ],
     "letters": "ABC",
 }
-PUPILS_PER_CLASS = 36
+SPECS = (COLLEGE, LYCEE)
+
+
+def eleves_file(uai: str):
+    return siecle.DATA_DIR / f"ElevesSansAdresses-{uai}.xml"
+
+
+NOMENCLATURE_FILE = siecle.DATA_DIR / "Nomenclature.xml"
 
 
 class NotADemoDatabase(Exception):
@@ -80,21 +94,32 @@ class DemoSummary:
     zoe_password: str | None
 
 
+def generated_files() -> dict[str, bytes]:
+    """The shipped registry files, as the generator makes them (deterministic)."""
+    rng = random.Random(DEMO_YEAR)
+    files = {}
+    mefs: dict[str, str] = {}
+    for spec in SPECS:
+        pupils = siecle.pupils_for(spec, DEMO_YEAR, rng, ZOE if spec is COLLEGE else None)
+        files[eleves_file(spec["uai"]).name] = siecle.eleves_xml(spec["uai"], DEMO_YEAR, pupils)
+        mefs.update(spec["mefs"])
+    files[NOMENCLATURE_FILE.name] = siecle.nomenclature_xml(mefs)
+    return files
+
+
+def write_files() -> list[str]:
+    siecle.DATA_DIR.mkdir(exist_ok=True)
+    names = []
+    for name, content in generated_files().items():
+        (siecle.DATA_DIR / name).write_bytes(content)
+        names.append(name)
+    return names
+
+
 def _is_demo_only() -> bool:
     other_est = Establishment.objects.exclude(uai__in=[COLLEGE_UAI, LYCEE_UAI]).exists()
     other_agents = User.objects.filter(kind=User.Kind.AGENT).exclude(username__in=AGENTS).exists()
     return not other_est and not other_agents
-
-
-def _state_for(rng: random.Random) -> str:
-    roll = rng.random()
-    if roll < 0.30:
-        return AccountState.ACTIVE
-    if roll < 0.65:
-        return AccountState.INFORMED
-    if roll < 0.95:
-        return AccountState.NOT_INFORMED
-    return AccountState.DEACTIVATED
 
 
 def _zoe() -> StudentAccount | None:
@@ -122,96 +147,89 @@ def load_demo(stdout=None) -> DemoSummary:
     if zoe is not None:
         return DemoSummary(False, zoe.identifier, provisional_password(zoe))
     with transaction.atomic():
-        _build(random.Random(2026), stdout)
+        _build(stdout)
     zoe = _zoe()
     return DemoSummary(True, zoe.identifier, provisional_password(zoe))
 
 
-def _build(rng: random.Random, stdout) -> None:
+def _state_for(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.30:
+        return AccountState.ACTIVE
+    if roll < 0.65:
+        return AccountState.INFORMED
+    if roll < 0.95:
+        return AccountState.NOT_INFORMED
+    return AccountState.DEACTIVATED
+
+
+def _build(stdout) -> None:
     today = timezone.localdate()
-    year = school_year_of(today)
-    college = add_establishment(COLLEGE_UAI, COLLEGE["name"])
-    lycee = add_establishment(LYCEE_UAI, LYCEE["name"])
+    establishments = {spec["uai"]: add_establishment(spec["uai"], spec["name"]) for spec in SPECS}
     for login, (first, last, uai, role) in AGENTS.items():
-        est = {COLLEGE_UAI: college, LYCEE_UAI: lycee}.get(uai)
         add_agent(
             login,
             password=DEMO_PASSWORD,
-            establishment=est,
+            establishment=establishments.get(uai),
             role=role,
             first_name=first,
             last_name=last,
         )
-    vie_scolaire = User.objects.get(username="vie-scolaire.demo")
-    head = User.objects.get(username="principal.demo")
     delegate(
-        vie_scolaire, college, Right.DEPANNAGE, end=default_delegation_end(today), granted_by=head
+        User.objects.get(username="vie-scolaire.demo"),
+        establishments[COLLEGE_UAI],
+        Right.DEPANNAGE,
+        end=default_delegation_end(today),
+        granted_by=User.objects.get(username="principal.demo"),
     )
-
-    # One hash for every activated demo pupil: Argon2id is deliberately slow.
-    active_hash = make_password(DEMO_PASSWORD)
-    for est, spec in ((college, COLLEGE), (lycee, LYCEE)):
-        mefs = {
-            code: Mef.objects.get_or_create(code=code, defaults={"label": label})[0]
-            for code, label in spec["mefs"].items()
-        }
-        for level, mef_code, age in spec["levels"]:
-            for letter in spec["letters"]:
-                division = Division.objects.create(
-                    establishment=est, code=f"{level}{letter}", school_year=year
-                )
-                count = PUPILS_PER_CLASS
-                if est == college and division.code == "3A":
-                    account, _pw = create_student_with_account(
-                        est,
-                        division=division,
-                        mef=mefs[mef_code],
-                        rng=rng,
-                        ine=_ine(rng),
-                        registry_id=str(rng.randrange(10**6, 10**7)),
-                        **ZOE,
-                    )
-                    account.state = AccountState.INFORMED
-                    account.save(update_fields=["state"])
-                    count -= 1
-                for _ in range(count):
-                    birth = datetime.date(year - age, 1, 1) + datetime.timedelta(
-                        days=rng.randrange(365)
-                    )
-                    account, _pw = create_student_with_account(
-                        est,
-                        last_name=rng.choice(LAST_NAMES),
-                        first_name=rng.choice(FIRST_NAMES),
-                        birth_date=birth,
-                        division=division,
-                        mef=mefs[mef_code],
-                        rng=rng,
-                        ine=_ine(rng),
-                        registry_id=str(rng.randrange(10**6, 10**7)),
-                    )
-                    _set_state(account, _state_for(rng), active_hash, today)
+    labels = read_nomenclature(NOMENCLATURE_FILE)
+    active_hash = make_password(DEMO_PASSWORD)  # one hash: Argon2id is deliberately slow
+    rng = random.Random(7)
+    for uai, est in establishments.items():
+        report = run_import(est, SieclePupils(eleves_file(uai), labels), operator=True)
+        _spread_states(est, rng, active_hash, today)
         if stdout is not None:
-            stdout.write(f"  {est.name}: {est.students.count()} pupils")
+            stdout.write(f"  {est.name}: {report.summary_line()}")
 
 
-def _set_state(account: StudentAccount, state: str, active_hash: str, today) -> None:
-    account.state = state
-    if state == AccountState.ACTIVE:
-        account.provisional_password_encrypted = None
-        account.provisional_expires_at = None
-        account.activated_at = timezone.now()
-        account.user.password = active_hash
-        account.user.save(update_fields=["password"])
-    elif state == AccountState.DEACTIVATED:
-        account.student.left_on = today
-        account.student.save(update_fields=["left_on", "search_name"])
-        account.provisional_password_encrypted = None
-    account.save()
-
-
-def _ine(rng: random.Random) -> str:
-    # INE-RNIE shape: 10 digits and a letter (the checksum is not computed for demo data).
-    return f"{rng.randrange(10**9, 10**10)}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
+def _spread_states(est: Establishment, rng: random.Random, active_hash: str, today) -> None:
+    """Accounts in every state, as in a school a few weeks into the year."""
+    accounts = list(
+        StudentAccount.objects.filter(student__establishment=est)
+        .select_related("user", "student")
+        .order_by("student__registry_id")
+    )
+    now = timezone.now()
+    users, students = [], []
+    for account in accounts:
+        is_zoe = (account.student.first_name, account.student.last_name) == (
+            ZOE["first_name"],
+            ZOE["last_name"],
+        )
+        state = AccountState.INFORMED if is_zoe else _state_for(rng)
+        account.state = state
+        if state == AccountState.ACTIVE:
+            account.provisional_password_encrypted = None
+            account.provisional_expires_at = None
+            account.activated_at = now
+            account.user.password = active_hash
+            users.append(account.user)
+        elif state == AccountState.DEACTIVATED:
+            account.provisional_password_encrypted = None
+            account.provisional_expires_at = None
+            account.student.left_on = today
+            students.append(account.student)
+    StudentAccount.objects.bulk_update(
+        accounts,
+        [
+            "state",
+            "provisional_password_encrypted",
+            "provisional_expires_at",
+            "activated_at",
+        ],
+    )
+    User.objects.bulk_update(users, ["password"])
+    Student.objects.bulk_update(students, ["left_on"])
 
 
 def demo_agents() -> list[tuple[str, str]]:

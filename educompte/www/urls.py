@@ -1,7 +1,16 @@
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from educompte.www.views import academy, administration, depannage, home, portal, pupil, security
+from educompte.www.views import (
+    academy,
+    administration,
+    depannage,
+    home,
+    imports,
+    portal,
+    pupil,
+    security,
+)
 
 pupil_patterns = (
     [
@@ -45,6 +54,11 @@ administration_patterns = (
             administration.forced_result,
             name="forced_result",
         ),
+        path("activation/", administration.activation, name="activation"),
+        path("courriers/", administration.letters_page, name="letters"),
+        path("import/", imports.upload, name="import"),
+        path("import/<uuid:job_id>/", imports.job_detail, name="import_job"),
+        path("import/<uuid:job_id>/confirmer/", imports.job_confirm, name="import_confirm"),
         path("delegations/", administration.delegations, name="delegations"),
         path(
             "delegations/<int:delegation_id>/revoquer/",

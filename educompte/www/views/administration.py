@@ -23,6 +23,7 @@ from educompte.audit import selectors as audit_selectors
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.net import client_ip
+from educompte.letters import services as letters
 from educompte.pupils import selectors, services
 from educompte.pupils.models import AccountState
 from educompte.schools.models import Division, Establishment
@@ -77,7 +78,7 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             page=page,
             states=AccountState,
             divisions=divisions,
-            actions=ACTIONS,
+            actions={**ACTIONS, **LETTER_ACTIONS},
             querystring=query.urlencode(),
             now=now,
             reason_form=ReasonForm(),
@@ -99,6 +100,12 @@ def account_action(request: HttpRequest, establishment: Establishment) -> HttpRe
     back_url = reverse("administration:pupils", args=[establishment.uai]) + (
         f"?{back}" if back else ""
     )
+    if action in LETTER_ACTIONS:
+        ids = _ids(request)
+        if not ids:
+            messages.warning(request, "Sélectionnez au moins un élève.")
+            return redirect(back_url)
+        return _letters_response(request, establishment, kind=action, account_ids=ids)
     if action not in ACTIONS:
         messages.error(request, "Choisissez une action.")
         return redirect(back_url)
@@ -351,3 +358,98 @@ def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpRespo
         f'attachment; filename="journal-{establishment.uai}-{stamp}.csv"'
     )
     return response
+
+
+@establishment_right(Right.ADMINISTRATION)
+def activation(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    overall, rows = selectors.activation_by_class(request.user, establishment)
+    bar = 560  # px, width of a 100 % bar in the chart
+    chart = [{"row": r, "y": 40 + i * 34, "w": r.widths(bar)} for i, r in enumerate(rows)]
+    for item in chart:
+        a, b, _c = item["w"]
+        item["x2"], item["x3"] = 120 + a, 120 + a + b
+    return render(
+        request,
+        "administration/activation.html",
+        _ctx(
+            request,
+            establishment,
+            "activation",
+            overall=overall,
+            rows=rows,
+            chart=chart,
+            overall_w=overall.widths(bar),
+            height=60 + 34 * len(rows),
+            bar=bar,
+        ),
+    )
+
+
+LETTER_ACTIONS = {
+    "letters_page": "Courriers (une page par élève)",
+    "letters_cards": "Cartes (8 par page)",
+    "credentials_csv": "Export CSV des identifiants",
+}
+
+
+def _letters_response(request, establishment, *, kind: str, account_ids=None, division=None):
+    """Run a letters action and answer with the file (PDF or CSV)."""
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    scope = division.code if division else ("selection" if account_ids is not None else "tous")
+    if kind == "credentials_csv":
+        body = letters.export_credentials_csv(
+            request.user, establishment, account_ids=account_ids, division=division
+        )
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        name = f"identifiants-{establishment.uai}-{scope}-{stamp}.csv"
+    else:
+        result = letters.issue_letters(
+            request.user,
+            establishment,
+            account_ids=account_ids,
+            division=division,
+            fmt="cards" if kind == "letters_cards" else "page",
+            sign_in_url=request.build_absolute_uri(reverse("pupil:login")),
+        )
+        if not result.count:
+            messages.warning(
+                request,
+                "Aucun courrier à éditer : les comptes choisis sont déjà "
+                "activés ou désactivés (réinitialisez-les si besoin).",
+            )
+            return redirect("administration:letters", establishment.uai)
+        response = HttpResponse(result.pdf, content_type="application/pdf")
+        name = f"courriers-{establishment.uai}-{scope}-{stamp}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@establishment_right(Right.ADMINISTRATION)
+def letters_page(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """Courriers: letters or cards for a class or the whole establishment, or a CSV."""
+    _mefs, divisions = selectors.filter_choices(request.user, establishment, Right.ADMINISTRATION)
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        if kind not in LETTER_ACTIONS:
+            messages.error(request, "Choisissez un format.")
+            return redirect("administration:letters", establishment.uai)
+        division = None
+        if request.POST.get("division"):
+            division = get_object_or_404(
+                Division, pk=request.POST["division"], establishment=establishment
+            )
+        return _letters_response(request, establishment, kind=kind, division=division)
+    overall, rows = selectors.activation_by_class(request.user, establishment)
+    return render(
+        request,
+        "administration/letters.html",
+        _ctx(
+            request,
+            establishment,
+            "letters",
+            divisions=divisions,
+            kinds=LETTER_ACTIONS,
+            overall=overall,
+            rows=rows,
+        ),
+    )

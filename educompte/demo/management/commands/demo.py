@@ -7,12 +7,26 @@ from educompte.demo.services import (
     demo_agents,
     load_demo,
 )
+from educompte.demo.services import (
+    write_files as write_demo_files,
+)
 
 
 class Command(BaseCommand):
     help = "Load the demonstration data (idempotent; refuses a database with real data)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--write-files",
+            action="store_true",
+            help="regenerate the SIECLE files shipped in educompte/demo/data/ and stop",
+        )
+
+    def handle(self, *args, write_files: bool = False, **options):
+        if write_files:
+            for name in write_demo_files():
+                self.stdout.write(f"wrote educompte/demo/data/{name}")
+            return
         try:
             summary = load_demo(stdout=self.stdout)
         except NotADemoDatabase as exc:

@@ -1,0 +1,1 @@
+"""Credential letters: the paper (or cards) that hands pupils their provisional passwords."""

@@ -1,0 +1,144 @@
+"""Imports started from the web: stored upload, preview (a dry run), then the real run in a
+background thread that reports its progress in the database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import close_old_connections
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right, User
+from educompte.registry.models import ImportJob
+from educompte.registry.parsers import BadFile, open_source, read_nomenclature
+from educompte.registry.services import run_import
+from educompte.schools.models import Establishment
+
+log = logging.getLogger("educompte.registry")
+
+
+def _store(upload: UploadedFile, suffix: str) -> Path:
+    folder = Path(settings.VAR_DIR) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{suffix}"
+    with path.open("wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    path.chmod(0o600)
+    return path
+
+
+def _cleanup(job: ImportJob) -> None:
+    for name in (job.stored_path, job.nomenclature_path):
+        if name:
+            Path(name).unlink(missing_ok=True)
+    job.stored_path = job.nomenclature_path = ""
+
+
+def _source(job: ImportJob):
+    labels = read_nomenclature(job.nomenclature_path) if job.nomenclature_path else None
+    return open_source(job.stored_path, job.filename, labels)
+
+
+def start(
+    agent: User,
+    establishment: Establishment,
+    upload: UploadedFile,
+    nomenclature: UploadedFile | None,
+    *,
+    complete: bool,
+) -> ImportJob:
+    """Store the files and compute the preview (a dry run: nothing is written)."""
+    authz.authorize(agent, Right.ADMINISTRATION, establishment)
+    suffix = Path(upload.name).suffix.lower()[:5]
+    job = ImportJob(
+        establishment=establishment,
+        created_by=agent,
+        filename=Path(upload.name).name[:255],
+        complete=complete,
+        status=ImportJob.Status.PREVIEWED,
+    )
+    job.stored_path = str(_store(upload, suffix))
+    if nomenclature is not None:
+        job.nomenclature_path = str(_store(nomenclature, ".xml"))
+    try:
+        report = run_import(
+            establishment, _source(job), actor=agent, complete=complete, dry_run=True
+        )
+    except BadFile as exc:
+        job.status = ImportJob.Status.REFUSED
+        job.problems = [{"ref": p.ref, "reason": p.reason} for p in exc.problems]
+        job.problem_count = exc.total
+        _cleanup(job)
+    else:
+        job.total = report.total
+        job.preview = report.as_dict()
+    job.save()
+    return job
+
+
+def confirm(agent: User, job: ImportJob) -> None:
+    """Run the previewed import, in the background unless configured otherwise."""
+    authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+        status=ImportJob.Status.RUNNING
+    )
+    if not updated:
+        return  # already confirmed (double click) or not previewable
+    job.refresh_from_db()
+    if settings.EDUCOMPTE_IMPORT_IN_BACKGROUND:
+        threading.Thread(target=_run_in_thread, args=(job.pk, agent.pk), daemon=True).start()
+    else:
+        _run(job, agent)
+
+
+def cancel(agent: User, job: ImportJob) -> None:
+    authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
+    if job.status == ImportJob.Status.PREVIEWED:
+        _cleanup(job)
+        job.status = ImportJob.Status.CANCELLED
+        job.save()
+
+
+def _run_in_thread(job_id: uuid.UUID, agent_id: int) -> None:
+    close_old_connections()
+    try:
+        job = ImportJob.objects.select_related("establishment").get(pk=job_id)
+        _run(job, User.objects.get(pk=agent_id))
+    finally:
+        close_old_connections()
+
+
+def _run(job: ImportJob, agent: User) -> None:
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(processed=done, total=total)
+
+    try:
+        report = run_import(
+            job.establishment, _source(job), actor=agent, complete=job.complete, progress=progress
+        )
+    except BadFile as exc:  # the file changed between preview and run: nothing written
+        job.status = ImportJob.Status.FAILED
+        job.problems = [{"ref": p.ref, "reason": p.reason} for p in exc.problems]
+        job.problem_count = exc.total
+    except Exception:  # report the failure on the page; the transaction rolled back
+        log.exception("import %s failed", job.pk)
+        job.status = ImportJob.Status.FAILED
+        job.problems = [
+            {
+                "ref": "import",
+                "reason": "erreur inattendue : aucune donnée n'a été "
+                "modifiée ; réessayez ou contactez l'assistance",
+            }
+        ]
+    else:
+        job.status = ImportJob.Status.DONE
+        job.report = report.as_dict()
+        job.processed = job.total = report.total
+    _cleanup(job)
+    job.save()

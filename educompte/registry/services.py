@@ -1,0 +1,367 @@
+"""Registry imports: create, update and deactivate pupils from a SIECLE or CSV export.
+
+An import is all or nothing: the whole file is validated first (nothing is written if any
+element or line is wrong), then applied in one transaction. It is idempotent: pupils are
+matched on their INE (installation-wide, so a pupil arriving from another establishment of
+the installation keeps identifier, password and state) or else on their registry id in the
+establishment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Iterator
+from itertools import islice
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from educompte.accounts import authz
+from educompte.accounts.models import Right, User
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
+from educompte.core import crypto
+from educompte.core.text import normalize
+from educompte.pupils import identifiers, passwords
+from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.pupils.services import encryption_context, issue_provisional_password
+from educompte.registry.parsers import PupilRecord, RegistrySource
+from educompte.schools.models import Division, Establishment, Mef, school_year_of
+
+BATCH = 1000
+SAMPLES = 20
+
+
+@dataclasses.dataclass
+class ImportReport:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    samples: dict[str, list[str]] = dataclasses.field(
+        default_factory=lambda: {"created": [], "updated": [], "deactivated": []}
+    )
+
+    def summary_line(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"deactivated {self.deactivated}, unchanged {self.unchanged}"
+        )
+
+    def sample(self, kind: str, text: str) -> None:
+        if len(self.samples[kind]) < SAMPLES:
+            self.samples[kind].append(text)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _batches(records: Iterator[PupilRecord], size: int) -> Iterator[list[PupilRecord]]:
+    while batch := list(islice(records, size)):
+        yield batch
+
+
+class _Context:
+    """Per-import caches of classes and MEFs, created on first use."""
+
+    def __init__(self, establishment: Establishment, today: datetime.date) -> None:
+        self.establishment = establishment
+        self.today = today
+        self.year = school_year_of(today)
+        self.divisions = {
+            d.code: d
+            for d in Division.objects.filter(establishment=establishment, school_year=self.year)
+        }
+        self.mefs: dict[str, Mef] = {}
+
+    def division(self, code: str) -> Division | None:
+        if not code:
+            return None
+        if code not in self.divisions:
+            self.divisions[code] = Division.objects.create(
+                establishment=self.establishment, code=code[:30], school_year=self.year
+            )
+        return self.divisions[code]
+
+    def mef(self, code: str, label: str) -> Mef | None:
+        if not code:
+            return None
+        mef = self.mefs.get(code)
+        if mef is None:
+            mef, _created = Mef.objects.get_or_create(
+                code=code[:11], defaults={"label": label or code}
+            )
+            self.mefs[code] = mef
+        if label and mef.label != label:
+            mef.label = label[:100]
+            mef.save(update_fields=["label"])
+        return mef
+
+
+def _deactivate_accounts(accounts: list[StudentAccount]) -> None:
+    """Departed pupils: sign-in refused, provisional password erased, sessions ended."""
+    if not accounts:
+        return
+    users = []
+    for account in accounts:
+        account.state = AccountState.DEACTIVATED
+        account.provisional_password_encrypted = None
+        account.provisional_expires_at = None
+        account.user.password = make_password(None)  # unusable: ends every session
+        users.append(account.user)
+    StudentAccount.objects.bulk_update(
+        accounts, ["state", "provisional_password_encrypted", "provisional_expires_at"]
+    )
+    User.objects.bulk_update(users, ["password"])
+
+
+def _new_identifiers(records: list[PupilRecord]) -> list[str]:
+    """Free identifiers for a batch, checked against the database in one query per round."""
+    chosen: list[str | None] = [None] * len(records)
+    pending = list(range(len(records)))
+    taken_here: set[str] = set()
+    while pending:
+        candidates = {}
+        for i in pending:
+            rec = records[i]
+            cand = identifiers.generate(rec.first_name, rec.last_name, taken_here.__contains__)
+            taken_here.add(cand)
+            candidates[i] = cand
+        in_db = set(
+            User.objects.filter(username__in=candidates.values()).values_list("username", flat=True)
+        )
+        pending = [i for i, c in candidates.items() if c in in_db]
+        for i, cand in candidates.items():
+            if cand not in in_db:
+                chosen[i] = cand
+    return [c for c in chosen if c is not None]
+
+
+def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> list[int]:
+    now = timezone.now()
+    expires = now + datetime.timedelta(days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS)
+    names = _new_identifiers(records)
+    users = User.objects.bulk_create(
+        User(
+            username=name,
+            kind=User.Kind.PUPIL,
+            first_name=rec.first_name[:150],
+            last_name=rec.last_name[:150],
+            password=make_password(None),
+        )
+        for name, rec in zip(names, records, strict=True)
+    )
+    students = Student.objects.bulk_create(
+        Student(
+            establishment=ctx.establishment,
+            registry_id=rec.registry_id[:32],
+            ine=rec.ine,
+            last_name=rec.last_name[:100],
+            first_name=rec.first_name[:100],
+            birth_date=rec.birth_date,
+            division=ctx.division(rec.division_code),
+            mef=ctx.mef(rec.mef_code, rec.mef_label),
+            left_on=rec.left_on,
+            search_name=normalize(f"{rec.last_name} {rec.first_name}"),
+        )
+        for rec in records
+    )
+    StudentAccount.objects.bulk_create(
+        StudentAccount(
+            student=student,
+            user=user,
+            state=AccountState.NOT_INFORMED,
+            provisional_password_encrypted=crypto.encrypt(
+                passwords.generate(), encryption_context(user.pk)
+            ),
+            provisional_issued_at=now,
+            provisional_expires_at=expires,
+        )
+        for student, user in zip(students, users, strict=True)
+    )
+    for rec in records:
+        report.sample("created", f"{rec.last_name} {rec.first_name} ({rec.division_code or '—'})")
+    report.created += len(records)
+    return [s.pk for s in students]
+
+
+def _apply_batch(
+    ctx: _Context, batch: list[PupilRecord], report: ImportReport, seen: set[int]
+) -> None:
+    ines = [r.ine for r in batch if r.ine]
+    by_ine = (
+        {
+            s.ine: s
+            for s in Student.objects.filter(ine__in=ines).select_related(
+                "account", "account__user", "division", "mef"
+            )
+        }
+        if ines
+        else {}
+    )
+    by_id = {
+        s.registry_id: s
+        for s in Student.objects.filter(
+            establishment=ctx.establishment, registry_id__in=[r.registry_id for r in batch]
+        ).select_related("account", "account__user", "division", "mef")
+    }
+    new: list[PupilRecord] = []
+    changed: list[Student] = []
+    to_deactivate: list[StudentAccount] = []
+    for rec in batch:
+        student = (by_ine.get(rec.ine) if rec.ine else None) or by_id.get(rec.registry_id)
+        has_left = rec.left_on is not None and rec.left_on <= ctx.today
+        if student is None:
+            if has_left:
+                report.unchanged += 1  # left before ever having an account here
+            else:
+                new.append(rec)
+            continue
+        seen.add(student.pk)
+        account = student.account
+        label = f"{rec.last_name} {rec.first_name}"
+        division = ctx.division(rec.division_code)
+        mef = ctx.mef(rec.mef_code, rec.mef_label)
+        wanted = {
+            "establishment_id": ctx.establishment.pk,
+            "registry_id": rec.registry_id[:32],
+            "ine": rec.ine or student.ine,
+            "last_name": rec.last_name[:100],
+            "first_name": rec.first_name[:100],
+            "birth_date": rec.birth_date,
+            "division_id": division.pk if division else None,
+            "mef_id": mef.pk if mef else None,
+            "left_on": rec.left_on,
+        }
+        diff = {k: v for k, v in wanted.items() if getattr(student, k) != v}
+        for key, value in diff.items():
+            setattr(student, key, value)
+        if diff:
+            student.search_name = normalize(f"{student.last_name} {student.first_name}")
+            changed.append(student)
+        if has_left and account.state != AccountState.DEACTIVATED:
+            to_deactivate.append(account)
+            report.deactivated += 1
+            report.sample("deactivated", label)
+        elif not has_left and account.state == AccountState.DEACTIVATED and "left_on" in diff:
+            # Back in the registry after having left: fresh credentials.
+            account.state = AccountState.NOT_INFORMED
+            account.save(update_fields=["state", "updated_at"])
+            issue_provisional_password(account)
+            report.updated += 1
+            report.sample("updated", label)
+        elif diff:
+            report.updated += 1
+            report.sample("updated", label)
+        else:
+            report.unchanged += 1
+    if changed:
+        Student.objects.bulk_update(
+            changed,
+            [
+                "establishment",
+                "registry_id",
+                "ine",
+                "last_name",
+                "first_name",
+                "birth_date",
+                "division",
+                "mef",
+                "left_on",
+                "search_name",
+            ],
+        )
+    _deactivate_accounts(to_deactivate)
+    if new:
+        seen.update(_create(ctx, new, report))
+
+
+def _deactivate_absent(ctx: _Context, seen: set[int], report: ImportReport) -> None:
+    """A complete export lists every pupil: the others have left."""
+    present = (
+        StudentAccount.objects.filter(student__establishment=ctx.establishment)
+        .exclude(state=AccountState.DEACTIVATED)
+        .values_list("student_id", flat=True)
+    )
+    absent = [pk for pk in present.iterator(chunk_size=5000) if pk not in seen]
+    for start in range(0, len(absent), BATCH):
+        chunk = absent[start : start + BATCH]
+        students = list(Student.objects.filter(pk__in=chunk).select_related("account__user"))
+        for student in students:
+            student.left_on = ctx.today
+            report.sample("deactivated", f"{student.last_name} {student.first_name}")
+        Student.objects.bulk_update(students, ["left_on"])
+        _deactivate_accounts([s.account for s in students])
+        report.deactivated += len(students)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def run_import(
+    establishment: Establishment,
+    source: RegistrySource,
+    *,
+    actor: User | None = None,
+    operator: bool = False,
+    complete: bool = True,
+    dry_run: bool = False,
+    today: datetime.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Validate then apply a registry file. Raises ``BadFile`` (nothing written) on any
+    problem. ``operator=True`` is for the command line, which has no agent to authorise."""
+    if not operator:
+        authz.authorize(actor, Right.ADMINISTRATION, establishment)
+    total = source.validate(establishment.uai)
+    report = ImportReport(total=total, dry_run=dry_run)
+    today = today or timezone.localdate()
+    seen: set[int] = set()
+    done = 0
+    try:
+        with transaction.atomic():
+            ctx = _Context(establishment, today)
+            for batch in _batches(source.records(), BATCH):
+                _apply_batch(ctx, batch, report, seen)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+            if complete:
+                _deactivate_absent(ctx, seen, report)
+            if dry_run:
+                raise _Rollback
+            record(
+                AuditEvent.Action.REGISTRY_IMPORT,
+                actor=actor,
+                establishment=establishment,
+                source=source.kind,
+                created=report.created,
+                updated=report.updated,
+                deactivated=report.deactivated,
+                unchanged=report.unchanged,
+            )
+    except _Rollback:
+        pass
+    return report
+
+
+@transaction.atomic
+def purge_departed(retention_days: int, *, today: datetime.date | None = None) -> int:
+    """Erase the personal data of pupils deactivated more than ``retention_days`` ago.
+
+    The audit trail keeps the identifier only (``subject_label``)."""
+    today = today or timezone.localdate()
+    cutoff = today - datetime.timedelta(days=retention_days)
+    students = Student.objects.filter(left_on__lt=cutoff, account__state=AccountState.DEACTIVATED)
+    user_ids = list(students.values_list("account__user_id", flat=True))
+    count = len(user_ids)
+    for start in range(0, count, BATCH):
+        User.objects.filter(pk__in=user_ids[start : start + BATCH]).delete()
+    Student.objects.filter(left_on__lt=cutoff, account__isnull=True).delete()
+    return count
