@@ -201,9 +201,24 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = os.environ.get(
-    "EDUCOMPTE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+# Mail goes to files under var/mail/ by default, so `make run` needs no mail server;
+# EDUCOMPTE_EMAIL_BACKEND=smtp (with the EDUCOMPTE_SMTP_* variables) sends it for real.
+_EMAIL_BACKENDS = {
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(
+    os.environ.get("EDUCOMPTE_EMAIL_BACKEND", "file"),
+    os.environ.get("EDUCOMPTE_EMAIL_BACKEND", _EMAIL_BACKENDS["file"]),
 )
+EMAIL_HOST = os.environ.get("EDUCOMPTE_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EDUCOMPTE_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EDUCOMPTE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EDUCOMPTE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EDUCOMPTE_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = _env_bool("EDUCOMPTE_SMTP_SSL", False)
+EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("EDUCOMPTE_FROM_EMAIL", "educompte@localhost")
 
@@ -222,6 +237,15 @@ EDUCOMPTE_RETENTION_DAYS = int(os.environ.get("EDUCOMPTE_RETENTION_DAYS", "92"))
 EDUCOMPTE_IMPORT_IN_BACKGROUND = _env_bool("EDUCOMPTE_IMPORT_IN_BACKGROUND", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Sign-in throttling (see educompte/accounts/throttling.py).
+EDUCOMPTE_SIGNIN_DAILY_CEILING = int(os.environ.get("EDUCOMPTE_SIGNIN_DAILY_CEILING", "25"))
+EDUCOMPTE_SIGNIN_ADDRESS_LIMIT = int(os.environ.get("EDUCOMPTE_SIGNIN_ADDRESS_LIMIT", "300"))
+# Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks).
+EDUCOMPTE_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("EDUCOMPTE_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+PASSWORD_RESET_TIMEOUT = 30 * 60  # reset links are valid 30 minutes
+EDUCOMPTE_EMAIL_CONFIRM_HOURS = 48
 OTP_TOTP_ISSUER = "Educompte"
 OTP_STATIC_THROTTLE_FACTOR = 1
 EDUCOMPTE_RECOVERY_CODES = 10

@@ -35,6 +35,8 @@ class User(AbstractBaseUser):
     is_active = models.BooleanField(default=True)
     is_academy_admin = models.BooleanField(_("administrateur académique"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Bumped to end every other session without changing the password.
+    session_version = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
 
@@ -56,6 +58,29 @@ class User(AbstractBaseUser):
     def display_name(self) -> str:
         full = f"{self.first_name} {self.last_name}".strip()
         return full or self.username
+
+    def get_session_auth_hash(self) -> str:
+        """Sessions die when the password changes (Django) or when ``session_version`` is
+        bumped ("Fermer mes autres sessions")."""
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "educompte.accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.session_version}",
+            algorithm="sha256",
+        ).hexdigest()
+
+    def get_session_auth_fallback_hash(self):
+        from django.conf import settings
+        from django.utils.crypto import salted_hmac
+
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield salted_hmac(
+                "educompte.accounts.User.get_session_auth_hash",
+                f"{self.password}:{self.session_version}",
+                secret=secret,
+                algorithm="sha256",
+            ).hexdigest()
 
     # No Django admin: these exist for libraries that ask.
     is_staff = False
@@ -139,3 +164,32 @@ class StaffAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ThrottleCounter(models.Model):
+    """Sign-in failure counters shared by every app process (they live in the database).
+
+    ``kind`` says what is counted: failures of one account from one address (``pair``),
+    failures of one account from anywhere in 24 hours (``account``), or sign-in attempts
+    from one address (``address``)."""
+
+    class Kind(models.TextChoices):
+        PAIR = "pair"
+        ACCOUNT = "account"
+        ADDRESS = "address"
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "locked_until"], name="throttle_user_lock")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.count}"

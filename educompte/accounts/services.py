@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 
@@ -216,3 +217,38 @@ def heads_of(establishment: Establishment) -> list[User]:
             is_active=True,
         ).distinct()
     )
+
+
+@dataclasses.dataclass
+class AgentSignIn:
+    agent: User | None
+    retry_at: datetime.datetime | None = None
+
+
+def sign_in_agent(
+    login: str, password: str, *, ip: str = "", now: datetime.datetime | None = None
+) -> AgentSignIn:
+    """Staff sign-in, throttled exactly like the pupils' (see accounts.throttling)."""
+    from django.contrib.auth.hashers import make_password
+
+    from educompte.accounts import throttling
+
+    now = now or timezone.now()
+    if ip:
+        verdict = throttling.count_attempt(ip, now)
+        if not verdict.allowed:
+            return AgentSignIn(None, verdict.retry_at)
+    agent = User.objects.filter(
+        username=(login or "").strip().lower(), kind=User.Kind.AGENT, is_active=True
+    ).first()
+    if agent is None:
+        make_password(password)  # same cost as a real check: logins are not enumerable
+        return AgentSignIn(None)
+    verdict = throttling.check(agent.pk, ip, now)
+    if not verdict.allowed:
+        return AgentSignIn(None, verdict.retry_at)
+    if not agent.check_password(password):
+        verdict = throttling.record_failure(agent.pk, ip, now)
+        return AgentSignIn(None, None if verdict.allowed else verdict.retry_at)
+    throttling.record_success(agent.pk, ip)
+    return AgentSignIn(agent)

@@ -31,6 +31,12 @@ class AuditEvent(models.Model):
         LETTER_ISSUED = "letter_issued", _("Courrier d'identifiants édité")
         CREDENTIALS_EXPORTED = "credentials_exported", _("Export des identifiants")
         REGISTRY_IMPORT = "registry_import", _("Import de la base élèves")
+        REQUEST_CREATED = "request_created", _("Demande d'un élève à l'établissement")
+        REQUEST_CLOSED = "request_closed", _("Demande d'un élève close")
+        EMAIL_CONFIRMED = "email_confirmed", _("Adresse électronique confirmée")
+        PASSWORD_CHANGED = "password_changed", _("Mot de passe changé par l'élève")
+        PASSWORD_RECOVERED = "password_recovered", _("Mot de passe réinitialisé par lien")
+        SESSIONS_ENDED = "sessions_ended", _("Autres sessions fermées")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -80,8 +80,6 @@ class StudentAccount(models.Model):
     provisional_expires_at = models.DateTimeField(null=True, blank=True)
     email = models.EmailField(_("adresse électronique"), blank=True)
     email_confirmed = models.BooleanField(default=False)
-    failed_attempts = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -99,3 +97,38 @@ class StudentAccount(models.Model):
     @property
     def is_activated(self) -> bool:
         return self.state == AccountState.ACTIVE
+
+
+class SupportRequest(models.Model):
+    """ "Demander à mon établissement": a pupil without a confirmed e-mail asks the school
+    for a new password; staff handle it in Dépannage (tab "Demandes")."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("En attente")
+        HANDLED = "handled", _("Traitée")
+        DISMISSED = "dismissed", _("Close sans suite")
+
+    account = models.ForeignKey(StudentAccount, on_delete=models.CASCADE, related_name="requests")
+    establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="support_requests"
+    )
+    class_given = models.CharField(_("classe indiquée"), max_length=30, blank=True)
+    message = models.TextField(_("message"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["establishment", "status"], name="request_est_status")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status}"

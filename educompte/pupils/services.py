@@ -15,18 +15,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from educompte.accounts import authz
+from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core import crypto
 from educompte.pupils import identifiers, passwords
 from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.pupils.signals import credentials_revoked
 from educompte.schools.models import Division, Establishment, Mef
-
-# Consecutive failures allowed before each further attempt must wait.
-FREE_FAILURES = 5
-MAX_LOCK = datetime.timedelta(hours=1)
 
 
 class AccountDeactivated(Exception):
@@ -176,15 +173,11 @@ def issue_provisional_password(
     account.provisional_expires_at = now + datetime.timedelta(
         days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS
     )
-    account.failed_attempts = 0
-    account.locked_until = None
     account.save(
         update_fields=[
             "provisional_password_encrypted",
             "provisional_issued_at",
             "provisional_expires_at",
-            "failed_attempts",
-            "locked_until",
             "updated_at",
         ]
     )
@@ -192,6 +185,7 @@ def issue_provisional_password(
     # everywhere on their next request.
     account.user.set_unusable_password()
     account.user.save(update_fields=["password"])
+    credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
     return password
 
 
@@ -298,17 +292,15 @@ def _dummy_check(password: str) -> None:
     check_password(password, _DUMMY_HASH[0])
 
 
-def _lock_delay(failures: int) -> datetime.timedelta:
-    """No wait for the first five failures, then 1, 2, 4… minutes, at most an hour."""
-    if failures < FREE_FAILURES:
-        return datetime.timedelta(0)
-    return min(datetime.timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_LOCK)
-
-
 def sign_in_pupil(
-    identifier: str, password: str, *, now: datetime.datetime | None = None
+    identifier: str, password: str, *, ip: str = "", now: datetime.datetime | None = None
 ) -> SignInResult:
+    """Check a pupil's credentials behind the sign-in throttling (see accounts.throttling)."""
     now = now or timezone.now()
+    if ip:
+        verdict = throttling.count_attempt(ip, now)
+        if not verdict.allowed:
+            return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
     identifier = (identifier or "").strip().lower()
     account = (
         StudentAccount.objects.select_related("user", "student")
@@ -318,36 +310,30 @@ def sign_in_pupil(
     if account is None:
         _dummy_check(password)
         return SignInResult(SignIn.FAILED)
-    if account.locked_until and account.locked_until > now:
-        return SignInResult(SignIn.LOCKED, account, retry_at=account.locked_until)
+    verdict = throttling.check(account.user_id, ip, now)
+    if not verdict.allowed:
+        return SignInResult(SignIn.LOCKED, account, retry_at=verdict.retry_at)
 
     if account.state == AccountState.ACTIVE:
         right = account.user.check_password(password)
         outcome = SignIn.OK
+    elif account.state == AccountState.DEACTIVATED:
+        # Deactivation erased every credential: nothing can match; same answer as a typo.
+        _dummy_check(password)
+        right = False
+        outcome = SignIn.FAILED
     else:
-        stored = (
-            provisional_password(account) if account.state != AccountState.DEACTIVATED else None
-        )
-        if stored is None and account.state == AccountState.DEACTIVATED:
-            right = account.user.has_usable_password() and account.user.check_password(password)
-        else:
-            right = stored is not None and passwords.matches(stored, password)
+        stored = provisional_password(account)
+        right = stored is not None and passwords.matches(stored, password)
         outcome = SignIn.ACTIVATE
 
     if not right:
-        failures = account.failed_attempts + 1
-        delay = _lock_delay(failures)
-        StudentAccount.objects.filter(pk=account.pk).update(
-            failed_attempts=failures, locked_until=(now + delay) if delay else None
-        )
-        if delay:
-            return SignInResult(SignIn.LOCKED, account, retry_at=now + delay)
+        verdict = throttling.record_failure(account.user_id, ip, now)
+        if not verdict.allowed:
+            return SignInResult(SignIn.LOCKED, account, retry_at=verdict.retry_at)
         return SignInResult(SignIn.FAILED)
 
-    if account.failed_attempts:
-        StudentAccount.objects.filter(pk=account.pk).update(failed_attempts=0, locked_until=None)
-    if account.state == AccountState.DEACTIVATED:
-        return SignInResult(SignIn.DEACTIVATED, account)
+    throttling.record_success(account.user_id, ip)
     if outcome == SignIn.ACTIVATE and provisional_expired(account, now):
         return SignInResult(SignIn.EXPIRED, account)
     return SignInResult(outcome, account)
@@ -386,9 +372,8 @@ def activate(
         account.activated_at = now
         account.provisional_password_encrypted = None
         account.provisional_expires_at = None
-        account.failed_attempts = 0
-        account.locked_until = None
         account.save()
+        throttling.lift([account.user_id])
         record(
             AuditEvent.Action.ACCOUNT_ACTIVATED,
             actor=account.user,
@@ -443,6 +428,7 @@ def deactivate(
             ip=ip,
             reason=reason[:500],
         )
+        credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
         done += 1
     return done
 
@@ -487,14 +473,19 @@ def reactivate(
 def unlock(
     agent: User, establishment: Establishment, account_ids: list[int], *, ip: str | None = None
 ) -> int:
-    """Lift the sign-in throttling of accounts."""
+    """Lift the sign-in throttling of accounts (staff with dépannage may do it)."""
+    authz.authorize(agent, Right.DEPANNAGE, establishment)
+    accounts = list(
+        StudentAccount.objects.select_related("user")
+        .filter(pk__in=account_ids, student__establishment=establishment)
+        .order_by("pk")
+    )
+    blocked = throttling.blocked_until([a.user_id for a in accounts])
     done = 0
-    for account in _scoped_accounts(agent, establishment, account_ids):
-        if not account.failed_attempts and not account.locked_until:
+    for account in accounts:
+        if account.user_id not in blocked:
             continue
-        account.failed_attempts = 0
-        account.locked_until = None
-        account.save(update_fields=["failed_attempts", "locked_until", "updated_at"])
+        throttling.lift([account.user_id])
         record(
             AuditEvent.Action.ACCOUNT_UNLOCKED,
             actor=agent,

@@ -28,6 +28,7 @@ from educompte.core.text import normalize
 from educompte.pupils import identifiers, passwords
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.services import encryption_context, issue_provisional_password
+from educompte.pupils.signals import credentials_revoked
 from educompte.registry.parsers import PupilRecord, RegistrySource
 from educompte.schools.models import Division, Establishment, Mef, school_year_of
 
@@ -118,6 +119,7 @@ def _deactivate_accounts(accounts: list[StudentAccount]) -> None:
         accounts, ["state", "provisional_password_encrypted", "provisional_expires_at"]
     )
     User.objects.bulk_update(users, ["password"])
+    credentials_revoked.send(sender=StudentAccount, user_ids=[u.pk for u in users])
 
 
 def _new_identifiers(records: list[PupilRecord]) -> list[str]:

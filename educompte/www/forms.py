@@ -49,6 +49,15 @@ class ActivationForm(DsfrBaseForm):
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
         error_messages={"invalid": _("Saisissez une date valide, par exemple 14/03/2011.")},
     )
+    email = forms.EmailField(
+        label=_("Adresse électronique (facultatif)"),
+        help_text=_(
+            "Pour réinitialiser vous-même votre mot de passe en cas d'oubli. "
+            "Un lien de confirmation vous sera envoyé."
+        ),
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
     @staticmethod
     def password_rules() -> list[str]:
@@ -140,3 +149,66 @@ class AuditFilterForm(DsfrBaseForm):
         self.fields["action"].choices = [("", _("Toutes les actions"))] + list(
             AuditEvent.Action.choices
         )
+
+
+class ForgotForm(DsfrBaseForm):
+    query = forms.CharField(
+        label=_("Identifiant ou adresse électronique"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+
+class SupportRequestForm(DsfrBaseForm):
+    identifier = forms.CharField(
+        label=_("Identifiant"),
+        max_length=150,
+        help_text=_("Il figure sur le courrier remis par l'établissement."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    class_given = forms.CharField(label=_("Classe"), max_length=30, help_text=_("Par exemple : 3A"))
+    message = forms.CharField(
+        label=_("Message (facultatif)"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class NewPasswordForm(DsfrBaseForm):
+    new_password1 = forms.CharField(
+        label=_("Nouveau mot de passe"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("Confirmation du nouveau mot de passe"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        p1, p2 = data.get("new_password1"), data.get("new_password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
+        return data
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = forms.CharField(
+        label=_("Mot de passe actuel"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+
+class EmailForm(DsfrBaseForm):
+    email = forms.EmailField(
+        label=_("Adresse électronique"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

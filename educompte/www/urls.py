@@ -9,6 +9,7 @@ from educompte.www.views import (
     imports,
     portal,
     pupil,
+    pupil_account,
     security,
 )
 
@@ -18,6 +19,19 @@ pupil_patterns = (
         path("connexion/activation/", pupil.activate, name="activate"),
         path("deconnexion/", pupil.sign_out, name="logout"),
         path("mes-services/", pupil.my_services, name="services"),
+        path("mon-compte/", pupil_account.my_account, name="account"),
+        path("connexion/mot-de-passe-oublie/", pupil_account.forgot, name="forgot"),
+        path("connexion/demande-etablissement/", pupil_account.ask_school, name="ask_school"),
+        path(
+            "connexion/reinitialiser/<str:uidb64>/<str:token>/",
+            pupil_account.reset_link,
+            name="reset_link",
+        ),
+        path(
+            "mon-compte/confirmer-adresse/<str:token>/",
+            pupil_account.confirm_email,
+            name="confirm_email",
+        ),
     ],
     "pupil",
 )
@@ -39,6 +53,9 @@ depannage_patterns = (
         path("eleves/<int:account_id>/reinitialiser/", depannage.reset, name="reset"),
         path("eleves/reinitialiser-selection/", depannage.bulk_reset, name="bulk_reset"),
         path("eleves/resultat/<str:token>/", depannage.bulk_result, name="bulk_result"),
+        path("eleves/<int:account_id>/debloquer/", depannage.unlock, name="unlock"),
+        path("demandes/", depannage.requests_list, name="requests"),
+        path("demandes/<int:request_id>/traiter/", depannage.handle_request, name="handle_request"),
     ],
     "depannage",
 )

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from educompte.accounts import authz
+from educompte.accounts import authz, throttling
 from educompte.accounts import selectors as account_selectors
 from educompte.accounts import services as account_services
 from educompte.accounts.models import Delegation, Right
@@ -64,6 +64,9 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
         )
     qs = selectors.search_pupils(request.user, establishment, filters, Right.ADMINISTRATION)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
+    blocked = throttling.blocked_until([st.account.user_id for st in page.object_list])
+    for st in page.object_list:
+        st.account.blocked_until = blocked.get(st.account.user_id)
     query = request.GET.copy()
     query.pop("page", None)
     now = timezone.now()

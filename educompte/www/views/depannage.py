@@ -12,9 +12,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from educompte.accounts import throttling
 from educompte.accounts.models import Right
 from educompte.core.net import client_ip
-from educompte.pupils import selectors, services
+from educompte.pupils import recovery, selectors, services
 from educompte.pupils.models import AccountState
 from educompte.schools.models import Establishment
 from educompte.www.access import establishment_right
@@ -22,6 +23,22 @@ from educompte.www.forms import PupilSearchForm
 
 _JUST_RESET = "educompte.just_reset"
 _BATCHES = "educompte.reset_batches"
+
+
+def _banner(request: HttpRequest, establishment: Establishment) -> dict | None:
+    """The reset banner of the seed: identifier and new password, shown once."""
+    just_reset = request.session.pop(_JUST_RESET, None)
+    if not just_reset:
+        return None
+    try:
+        account = selectors.get_account(request.user, establishment, just_reset)
+    except Http404:
+        return None
+    return {
+        "identifier": account.identifier,
+        "password": services.provisional_password(account),
+        "name": account.student.full_name,
+    }
 
 
 def limit_message(exc: services.ResetLimitReached) -> str:
@@ -33,13 +50,14 @@ def limit_message(exc: services.ResetLimitReached) -> str:
     )
 
 
-def _row(student) -> dict:
+def _row(student, blocked: dict) -> dict:
     account = student.account
     return {
         "student": student,
         "account": account,
         "password": services.provisional_password(account),
         "expired": services.provisional_expired(account),
+        "blocked_until": blocked.get(account.user_id),
     }
 
 
@@ -59,22 +77,11 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
         )
     qs = selectors.search_pupils(request.user, establishment, filters)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [_row(s) for s in page.object_list]
+    students = list(page.object_list)
+    blocked = throttling.blocked_until([s.account.user_id for s in students])
+    rows = [_row(s, blocked) for s in students]
 
-    banner = None
-    just_reset = request.session.pop(_JUST_RESET, None)
-    if just_reset:
-        try:
-            account = selectors.get_account(request.user, establishment, just_reset)
-        except Http404:
-            account = None
-        if account is not None:
-            banner = {
-                "identifier": account.identifier,
-                "password": services.provisional_password(account),
-                "name": account.student.full_name,
-            }
-
+    banner = _banner(request, establishment)
     query = request.GET.copy()
     query.pop("page", None)
     sort_links = {}
@@ -91,6 +98,9 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "page": page,
             "rows": rows,
             "banner": banner,
+            "request_count": recovery.open_request_counts([establishment.pk]).get(
+                establishment.pk, 0
+            ),
             "sort": filters.sort,
             "sort_links": sort_links,
             "states": AccountState,
@@ -198,3 +208,65 @@ def bulk_result(request: HttpRequest, establishment: Establishment, token: str) 
             "skipped": skipped,
         },
     )
+
+
+@require_POST
+@establishment_right(Right.DEPANNAGE)
+def unlock(request: HttpRequest, establishment: Establishment, account_id: int) -> HttpResponse:
+    account = selectors.get_account(request.user, establishment, account_id)
+    if services.unlock(request.user, establishment, [account.pk], ip=client_ip(request)):
+        messages.success(
+            request,
+            f"Le compte de {account.student.full_name} est débloqué : "
+            "l'élève peut se connecter de nouveau.",
+        )
+    back = request.POST.get("back", "")
+    return redirect(
+        reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
+    )
+
+
+@establishment_right(Right.DEPANNAGE)
+def requests_list(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    """Demandes: pupils without a confirmed e-mail who asked the school for a password."""
+    pending = recovery.open_requests(request.user, establishment)
+    return render(
+        request,
+        "depannage/requests.html",
+        {
+            "establishment": establishment,
+            "requests": pending,
+            "tab": "requests",
+            "banner": _banner(request, establishment),
+            "request_count": len(pending),
+        },
+    )
+
+
+@require_POST
+@establishment_right(Right.DEPANNAGE)
+def handle_request(
+    request: HttpRequest, establishment: Establishment, request_id: int
+) -> HttpResponse:
+    """Reset the pupil's password and close the request, or close it without follow-up."""
+    ip = client_ip(request)
+    try:
+        support = recovery.open_requests(request.user, establishment)
+        req = next(r for r in support if r.pk == request_id)
+    except StopIteration as exc:
+        raise Http404 from exc
+    if request.POST.get("outcome") == "dismiss":
+        recovery.close_request(request.user, establishment, req.pk, handled=False, ip=ip)
+        messages.info(request, "Demande close sans suite.")
+        return redirect("depannage:requests", establishment.uai)
+    try:
+        services.reset_password(request.user, req.account, ip=ip)
+    except services.AccountDeactivated:
+        messages.error(request, "Ce compte est désactivé : la demande ne peut pas être traitée.")
+        return redirect("depannage:requests", establishment.uai)
+    except services.ResetLimitReached as exc:
+        messages.error(request, limit_message(exc))
+        return redirect("depannage:requests", establishment.uai)
+    recovery.close_request(request.user, establishment, req.pk, handled=True, ip=ip)
+    request.session[_JUST_RESET] = req.account.pk
+    return redirect("depannage:requests", establishment.uai)

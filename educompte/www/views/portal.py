@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth import login, logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import authz
 from educompte.accounts import selectors as account_selectors
+from educompte.accounts import services as account_services
 from educompte.accounts.models import Right, StaffAlert
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.net import client_ip
+from educompte.pupils import recovery
 from educompte.www.access import agent_required
 from educompte.www.forms import SignInForm
 
@@ -46,18 +47,18 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         nxt = ""
     if request.method == "POST" and form.is_valid():
-        user = authenticate(
-            request,
-            username=form.cleaned_data["username"].strip().lower(),
-            password=form.cleaned_data["password"],
+        result = account_services.sign_in_agent(
+            form.cleaned_data["username"], form.cleaned_data["password"], ip=client_ip(request)
         )
-        if user is not None and user.is_agent:
-            login(request, user)
-            record(AuditEvent.Action.STAFF_SIGN_IN, actor=user, ip=client_ip(request))
+        if result.agent is not None:
+            login(request, result.agent, backend="django.contrib.auth.backends.ModelBackend")
+            record(AuditEvent.Action.STAFF_SIGN_IN, actor=result.agent, ip=client_ip(request))
             return redirect(nxt or "portal:index")
-        if user is None:
-            make_password(form.cleaned_data["password"])  # same cost for unknown logins
-        error = "Identifiant ou mot de passe incorrect."
+        if result.retry_at is not None:
+            when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
+            error = f"Trop d'essais infructueux. Réessayez à partir du {when}."
+        else:
+            error = "Identifiant ou mot de passe incorrect."
     return render(
         request,
         "portal/sign_in.html",
@@ -69,12 +70,18 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @agent_required
 def index(request: HttpRequest) -> HttpResponse:
     rows = []
-    for establishment, rights in authz.applications_by_establishment(request.user):
+    granted = authz.applications_by_establishment(request.user)
+    pending = recovery.open_request_counts(
+        [est.pk for est, rights in granted if Right.DEPANNAGE in rights]
+    )
+    for establishment, rights in granted:
         apps = [
             {
                 "label": APPLICATIONS[r][0],
                 "url": reverse(APPLICATIONS[r][1], args=[establishment.uai]),
                 "description": APPLICATIONS[r][2],
+                "requests": pending.get(establishment.pk, 0) if r == Right.DEPANNAGE else 0,
+                "requests_url": reverse("depannage:requests", args=[establishment.uai]),
             }
             for r in rights
             if r in APPLICATIONS

@@ -7,11 +7,13 @@ from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from educompte.pupils import services
+from educompte.core.net import client_ip
+from educompte.pupils import recovery, services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.forms import ActivationForm, SignInForm
@@ -20,8 +22,9 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 _ACTIVATION = "educompte.activation"
 _NEXT = "educompte.next"
 FAILED = (
-    "Identifiant ou mot de passe incorrect. Vérifiez votre saisie ; en cas d'oubli, "
-    "adressez-vous à votre établissement."
+    "Identifiant ou mot de passe incorrect. Vérifiez votre saisie. En cas d'oubli ou si "
+    "votre compte a été désactivé, utilisez « Mot de passe oublié » ou adressez-vous à "
+    "votre établissement."
 )
 
 
@@ -46,7 +49,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             request.session[_NEXT] = nxt
     if request.method == "POST" and form.is_valid():
         result = services.sign_in_pupil(
-            form.cleaned_data["username"], form.cleaned_data["password"]
+            form.cleaned_data["username"], form.cleaned_data["password"], ip=client_ip(request)
         )
         outcome = result.outcome
         if outcome is services.SignIn.OK:
@@ -82,6 +85,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return render(
         request, "pupil/sign_in.html", {"form": form, "error": error}, status=400 if error else 200
     )
+
+
+def confirm_url(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(reverse("pupil:confirm_email", args=[token]))
 
 
 def _pending_account(request: HttpRequest) -> StudentAccount | None:
@@ -128,6 +135,15 @@ def activate(request: HttpRequest) -> HttpResponse:
         else:
             nxt = request.session.get(_NEXT)
             request.session.pop(_ACTIVATION, None)
+            if form.cleaned_data.get("email"):
+                recovery.set_email(
+                    account,
+                    form.cleaned_data["email"],
+                    confirm_url_for=lambda t: confirm_url(request, t),
+                )
+                messages.info(
+                    request, "Un lien de confirmation a été envoyé à votre adresse électronique."
+                )
             login(request, account.user, backend=BACKEND)
             if nxt:
                 request.session[_NEXT] = nxt

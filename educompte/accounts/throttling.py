@@ -1,0 +1,160 @@
+"""Throttled sign-in, for pupils and staff alike (CNIL: a 50-bit password is acceptable only
+behind such a measure).
+
+Three counters, all in the database so that every app process sees them:
+
+- per account *and* address: after ``FREE_FAILURES`` consecutive failures, each further
+  attempt from that address waits 1, 2, 4… minutes (at most an hour). Someone flooding a
+  pupil's identifier from one address does not lock the pupil out elsewhere;
+- per account: at most ``DAILY_CEILING`` failures in 24 hours from all addresses together;
+  then the account is blocked until the window ends or staff lift it (Débloquer);
+- per address: at most ``ADDRESS_LIMIT`` attempts an hour on the sign-in endpoints, against
+  credential stuffing across many accounts.
+
+Every function takes ``now`` so tests control the clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from educompte.accounts.models import ThrottleCounter
+
+FREE_FAILURES = 5
+MAX_DELAY = datetime.timedelta(hours=1)
+DAY = datetime.timedelta(hours=24)
+HOUR = datetime.timedelta(hours=1)
+
+
+def daily_ceiling() -> int:
+    return settings.EDUCOMPTE_SIGNIN_DAILY_CEILING
+
+
+def address_limit() -> int:
+    return settings.EDUCOMPTE_SIGNIN_ADDRESS_LIMIT
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_at: datetime.datetime | None = None
+    reason: str = ""  # "pair", "account" or "address"
+
+
+ALLOWED = Verdict(True)
+
+
+def _counter(kind: str, key: str, now: datetime.datetime, user_id=None, ip=None) -> ThrottleCounter:
+    counter, _created = ThrottleCounter.objects.select_for_update().get_or_create(
+        key=key, defaults={"kind": kind, "user_id": user_id, "ip": ip or None, "window_start": now}
+    )
+    return counter
+
+
+def _pair_key(user_id: int, ip: str) -> str:
+    return f"pair:{user_id}:{ip}"
+
+
+def _account_key(user_id: int) -> str:
+    return f"account:{user_id}"
+
+
+def _address_key(ip: str) -> str:
+    return f"address:{ip}"
+
+
+def delay_after(failures: int) -> datetime.timedelta:
+    """No wait for the first five consecutive failures, then 1, 2, 4… minutes (≤ 1 hour)."""
+    if failures < FREE_FAILURES:
+        return datetime.timedelta(0)
+    return min(datetime.timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_DELAY)
+
+
+def check(user_id: int | None, ip: str, now: datetime.datetime | None = None) -> Verdict:
+    """May this attempt be checked at all? Reads only; counts nothing."""
+    now = now or timezone.now()
+    keys = [_address_key(ip)]
+    if user_id is not None:
+        keys += [_pair_key(user_id, ip), _account_key(user_id)]
+    blocking = ThrottleCounter.objects.filter(key__in=keys, locked_until__gt=now)
+    latest = None
+    reason = ""
+    for counter in blocking:
+        if latest is None or counter.locked_until > latest:
+            latest, reason = counter.locked_until, counter.kind
+    return Verdict(False, latest, reason) if latest else ALLOWED
+
+
+@transaction.atomic
+def count_attempt(ip: str, now: datetime.datetime | None = None) -> Verdict:
+    """Count one attempt from an address; over the hourly limit, refuse for the hour."""
+    now = now or timezone.now()
+    counter = _counter(ThrottleCounter.Kind.ADDRESS, _address_key(ip), now, ip=ip)
+    if counter.window_start + HOUR <= now:
+        counter.window_start, counter.count, counter.locked_until = now, 0, None
+    counter.count += 1
+    if counter.count > address_limit():
+        counter.locked_until = counter.window_start + HOUR
+    counter.save()
+    if counter.locked_until and counter.locked_until > now:
+        return Verdict(False, counter.locked_until, "address")
+    return ALLOWED
+
+
+@transaction.atomic
+def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) -> Verdict:
+    """Count a wrong password; say when the next attempt may come if it must wait."""
+    now = now or timezone.now()
+    pair = _counter(ThrottleCounter.Kind.PAIR, _pair_key(user_id, ip), now, user_id, ip)
+    pair.count += 1
+    delay = delay_after(pair.count)
+    pair.locked_until = now + delay if delay else None
+    pair.save()
+
+    account = _counter(ThrottleCounter.Kind.ACCOUNT, _account_key(user_id), now, user_id)
+    if account.window_start + DAY <= now:
+        account.window_start, account.count, account.locked_until = now, 0, None
+    account.count += 1
+    if account.count >= daily_ceiling():
+        account.locked_until = account.window_start + DAY
+    account.save()
+
+    verdicts = [
+        v
+        for v in (
+            Verdict(False, pair.locked_until, "pair") if pair.locked_until else None,
+            Verdict(False, account.locked_until, "account") if account.locked_until else None,
+        )
+        if v
+    ]
+    return max(verdicts, key=lambda v: v.retry_at) if verdicts else ALLOWED
+
+
+def record_success(user_id: int, ip: str) -> None:
+    """A right password from this address: its consecutive failures start again from zero."""
+    ThrottleCounter.objects.filter(key=_pair_key(user_id, ip)).delete()
+
+
+def lift(user_ids: list[int]) -> int:
+    """Staff unblock: clear every lock and counter of these accounts."""
+    deleted, _ = ThrottleCounter.objects.filter(user_id__in=user_ids).delete()
+    return deleted
+
+
+def blocked_until(
+    user_ids: list[int], now: datetime.datetime | None = None
+) -> dict[int, datetime.datetime]:
+    """Latest lock per account (from any address), for the consoles."""
+    now = now or timezone.now()
+    rows = (
+        ThrottleCounter.objects.filter(user_id__in=user_ids, locked_until__gt=now)
+        .values("user_id")
+        .annotate(until=Max("locked_until"))
+    )
+    return {row["user_id"]: row["until"] for row in rows}

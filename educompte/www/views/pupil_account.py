@@ -1,0 +1,163 @@
+"""Pupil self-service pages: "Mot de passe oublié", "Demander à mon établissement", the
+reset link, e-mail confirmation and "Mon compte"."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from educompte.accounts import throttling
+from educompte.core.net import client_ip
+from educompte.pupils import recovery
+from educompte.www.access import pupil_required
+from educompte.www.forms import (
+    ChangePasswordForm,
+    EmailForm,
+    ForgotForm,
+    NewPasswordForm,
+    SupportRequestForm,
+)
+from educompte.www.views.pupil import confirm_url
+
+_RESET_TOKEN = "educompte.reset_token"  # noqa: S105 - a session key name
+_RESET_SLUG = "nouveau-mot-de-passe"
+
+
+def _too_many(request: HttpRequest) -> HttpResponse | None:
+    verdict = throttling.count_attempt(client_ip(request))
+    if verdict.allowed:
+        return None
+    return render(request, "pupil/too_many.html", {"retry_at": verdict.retry_at}, status=429)
+
+
+def forgot(request: HttpRequest) -> HttpResponse:
+    form = ForgotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if (refused := _too_many(request)) is not None:
+            return refused
+        recovery.request_reset_link(
+            form.cleaned_data["query"],
+            reset_url_for=lambda uid, token: request.build_absolute_uri(
+                reverse("pupil:reset_link", args=[uid, token])
+            ),
+        )
+        return render(request, "pupil/forgot_sent.html")
+    return render(request, "pupil/forgot.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def ask_school(request: HttpRequest) -> HttpResponse:
+    form = SupportRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if (refused := _too_many(request)) is not None:
+            return refused
+        recovery.create_support_request(
+            form.cleaned_data["identifier"],
+            form.cleaned_data["class_given"],
+            form.cleaned_data["message"],
+            ip=client_ip(request),
+        )
+        return render(request, "pupil/ask_school_sent.html")
+    return render(
+        request, "pupil/ask_school.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+def reset_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the e-mail. As Django does, the token moves from the URL into the
+    session at once, so it never leaks through the Referer header of the next page."""
+    if token != _RESET_SLUG:
+        request.session[_RESET_TOKEN] = token
+        return redirect("pupil:reset_link", uidb64, _RESET_SLUG)
+    account = recovery.account_for_reset_link(uidb64, request.session.get(_RESET_TOKEN, ""))
+    if account is None:
+        return render(request, "pupil/reset_invalid.html", status=400)
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recovery.reset_with_link(account, form.cleaned_data["new_password1"])
+        except ValidationError as exc:
+            for error in exc.message_dict.get("new_password1", exc.messages):
+                form.add_error("new_password1", error)
+        else:
+            request.session.pop(_RESET_TOKEN, None)
+            messages.success(
+                request,
+                "Votre mot de passe est changé. Connectez-vous avec le nouveau mot de passe.",
+            )
+            return redirect("pupil:login")
+    return render(
+        request,
+        "pupil/reset_form.html",
+        {"form": form, "account": account},
+        status=400 if form.errors else 200,
+    )
+
+
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button; the POST confirms (no state change on GET, even from a mail)."""
+    if request.method == "POST":
+        account = recovery.confirm_email(token)
+        if account is None:
+            return render(request, "pupil/confirm_email.html", {"invalid": True}, status=400)
+        return render(request, "pupil/confirm_email.html", {"done": True, "account": account})
+    return render(request, "pupil/confirm_email.html", {"token": token})
+
+
+@pupil_required
+def my_account(request: HttpRequest) -> HttpResponse:
+    account = request.user.student_account
+    password_form = ChangePasswordForm(prefix="pw")
+    email_form = EmailForm(prefix="mail", initial={"email": account.email})
+    status = 200
+    if request.method == "POST":
+        what = request.POST.get("what")
+        if what == "password":
+            password_form = ChangePasswordForm(request.POST, prefix="pw")
+            if password_form.is_valid():
+                try:
+                    recovery.change_password(
+                        account,
+                        password_form.cleaned_data["current_password"],
+                        password_form.cleaned_data["new_password1"],
+                    )
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        for error in errors:
+                            password_form.add_error(field, error)
+                else:
+                    update_session_auth_hash(request, account.user)
+                    messages.success(request, "Votre mot de passe est changé.")
+                    return redirect("pupil:account")
+            status = 400
+        elif what == "email":
+            email_form = EmailForm(request.POST, prefix="mail")
+            if email_form.is_valid():
+                recovery.set_email(
+                    account,
+                    email_form.cleaned_data["email"],
+                    confirm_url_for=lambda t: confirm_url(request, t),
+                )
+                messages.success(
+                    request, f"Un lien de confirmation a été envoyé à {account.email}."
+                )
+                return redirect("pupil:account")
+            status = 400
+        elif what == "sessions":
+            recovery.end_other_sessions(request.user)
+            update_session_auth_hash(request, request.user)
+            messages.success(request, "Vos autres sessions sont fermées.")
+            return redirect("pupil:account")
+    return render(
+        request,
+        "pupil/account.html",
+        {
+            "account": account,
+            "password_form": password_form,
+            "email_form": email_form,
+        },
+        status=status,
+    )
