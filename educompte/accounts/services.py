@@ -234,16 +234,16 @@ def sign_in_agent(
     from educompte.accounts import throttling
 
     now = now or timezone.now()
-    if ip:
-        verdict = throttling.count_attempt(ip, now)
-        if not verdict.allowed:
-            return AgentSignIn(None, verdict.retry_at)
     agent = User.objects.filter(
         username=(login or "").strip().lower(), kind=User.Kind.AGENT, is_active=True
     ).first()
     if agent is None:
+        verdict = throttling.check(None, ip, now)
+        if not verdict.allowed:
+            return AgentSignIn(None, verdict.retry_at)
         make_password(password)  # same cost as a real check: logins are not enumerable
-        return AgentSignIn(None)
+        verdict = throttling.record_unknown_failure(ip, now)
+        return AgentSignIn(None, None if verdict.allowed else verdict.retry_at)
     verdict = throttling.check(agent.pk, ip, now)
     if not verdict.allowed:
         return AgentSignIn(None, verdict.retry_at)

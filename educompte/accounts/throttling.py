@@ -8,8 +8,10 @@ Three counters, all in the database so that every app process sees them:
   pupil's identifier from one address does not lock the pupil out elsewhere;
 - per account: at most ``DAILY_CEILING`` failures in 24 hours from all addresses together;
   then the account is blocked until the window ends or staff lift it (Débloquer);
-- per address: at most ``ADDRESS_LIMIT`` attempts an hour on the sign-in endpoints, against
-  credential stuffing across many accounts.
+- per address: at most ``ADDRESS_LIMIT`` failed sign-ins an hour, against credential
+  stuffing across many accounts. Failures, not attempts: a whole school signing in at 8 a.m.
+  behind one address must not be refused (and the success path writes no shared row).
+  The recovery endpoints count every request (``count_attempt``).
 
 Every function takes ``now`` so tests control the clock.
 """
@@ -91,9 +93,21 @@ def check(user_id: int | None, ip: str, now: datetime.datetime | None = None) ->
     return Verdict(False, latest, reason) if latest else ALLOWED
 
 
+def _count_address_failure(ip: str, now: datetime.datetime) -> Verdict:
+    if not ip:
+        return ALLOWED
+    return count_attempt(ip, now)
+
+
+@transaction.atomic
+def record_unknown_failure(ip: str, now: datetime.datetime | None = None) -> Verdict:
+    """A sign-in with an identifier that does not exist still counts against the address."""
+    return _count_address_failure(ip, now or timezone.now())
+
+
 @transaction.atomic
 def count_attempt(ip: str, now: datetime.datetime | None = None) -> Verdict:
-    """Count one attempt from an address; over the hourly limit, refuse for the hour."""
+    """Count one request from an address; over the hourly limit, refuse for the hour."""
     now = now or timezone.now()
     counter = _counter(ThrottleCounter.Kind.ADDRESS, _address_key(ip), now, ip=ip)
     if counter.window_start + HOUR <= now:
@@ -117,6 +131,7 @@ def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) 
     pair.locked_until = now + delay if delay else None
     pair.save()
 
+    _count_address_failure(ip, now)
     account = _counter(ThrottleCounter.Kind.ACCOUNT, _account_key(user_id), now, user_id)
     if account.window_start + DAY <= now:
         account.window_start, account.count, account.locked_until = now, 0, None

@@ -297,10 +297,6 @@ def sign_in_pupil(
 ) -> SignInResult:
     """Check a pupil's credentials behind the sign-in throttling (see accounts.throttling)."""
     now = now or timezone.now()
-    if ip:
-        verdict = throttling.count_attempt(ip, now)
-        if not verdict.allowed:
-            return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
     identifier = (identifier or "").strip().lower()
     account = (
         StudentAccount.objects.select_related("user", "student")
@@ -308,7 +304,13 @@ def sign_in_pupil(
         .first()
     )
     if account is None:
+        verdict = throttling.check(None, ip, now)
+        if not verdict.allowed:
+            return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
         _dummy_check(password)
+        verdict = throttling.record_unknown_failure(ip, now)
+        if not verdict.allowed:
+            return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
         return SignInResult(SignIn.FAILED)
     verdict = throttling.check(account.user_id, ip, now)
     if not verdict.allowed:
