@@ -148,6 +148,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "educompte.core.validators.ContainsNameValidator"},
 ]
 
+# A cache shared by the app processes (import progress). Files under var/ serve one host;
+# several hosts share Redis through EDUCOMPTE_REDIS_URL (Django's own Redis backend).
+if os.environ.get("EDUCOMPTE_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["EDUCOMPTE_REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True

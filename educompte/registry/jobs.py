@@ -3,14 +3,17 @@ background thread that reports its progress in the database."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
+from django.utils import timezone
 
 from educompte.accounts import authz
 from educompte.accounts.models import Right, User
@@ -55,6 +58,7 @@ def start(
 ) -> ImportJob:
     """Store the files and compute the preview (a dry run: nothing is written)."""
     authz.authorize(agent, Right.ADMINISTRATION, establishment)
+    discard_stale()
     suffix = Path(upload.name).suffix.lower()[:5]
     job = ImportJob(
         establishment=establishment,
@@ -114,9 +118,21 @@ def _run_in_thread(job_id: uuid.UUID, agent_id: int) -> None:
         close_old_connections()
 
 
+def progress_key(job_id: uuid.UUID) -> str:
+    return f"educompte:import-progress:{job_id}"
+
+
+def current_progress(job: ImportJob) -> int:
+    """Pupils processed so far. Kept in the shared cache while the import runs: the import's
+    own transaction (all or nothing) would hide a progress column until the very end."""
+    if job.status == ImportJob.Status.RUNNING:
+        return int(cache.get(progress_key(job.pk)) or 0)
+    return job.processed
+
+
 def _run(job: ImportJob, agent: User) -> None:
     def progress(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(processed=done, total=total)
+        cache.set(progress_key(job.pk), done, timeout=6 * 3600)
 
     try:
         report = run_import(
@@ -142,3 +158,15 @@ def _run(job: ImportJob, agent: User) -> None:
         job.processed = job.total = report.total
     _cleanup(job)
     job.save()
+    cache.delete(progress_key(job.pk))
+
+
+def discard_stale(hours: int = 24) -> int:
+    """Previews never confirmed nor cancelled: drop their uploaded files (personal data)."""
+    cutoff = timezone.now() - datetime.timedelta(hours=hours)
+    stale = list(ImportJob.objects.filter(status=ImportJob.Status.PREVIEWED, updated_at__lt=cutoff))
+    for job in stale:
+        _cleanup(job)
+        job.status = ImportJob.Status.CANCELLED
+        job.save()
+    return len(stale)

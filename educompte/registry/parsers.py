@@ -23,6 +23,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 MAX_PROBLEMS = 200
+# Column sizes of the database (Student.registry_id, names, Division.code).
+MAX_ID, MAX_NAME, MAX_CLASS = 32, 100, 30
 _INE_RE = re.compile(r"^[0-9]{9}[0-9A-Z]{2}$|^[0-9]{10}[A-Z]$")
 
 
@@ -98,9 +100,16 @@ class _Collector:
         if not registry_id:
             self.add(ref, "identifiant de l'élève (ELEVE_ID) manquant")
             ok = False
+        elif len(registry_id) > MAX_ID:
+            self.add(ref, f"identifiant d'élève trop long ({MAX_ID} caractères au plus)")
+            ok = False
         elif registry_id in self.seen_ids:
             self.add(ref, f"identifiant d'élève {registry_id} en double")
             ok = False
+        for label, value in (("nom", last), ("prénom", first)):
+            if len(value) > MAX_NAME:
+                self.add(ref, f"{label} trop long ({MAX_NAME} caractères au plus)")
+                ok = False
         self.seen_ids.add(registry_id)
         if ine:
             if not _INE_RE.match(ine):
@@ -269,7 +278,7 @@ class SieclePupils(RegistrySource):
                 birth_date=_date(_text(el, "DATE_NAISS")),
                 mef_code=mef_code,
                 mef_label=self.mef_labels.get(mef_code, ""),
-                division_code=self.divisions.get(registry_id, ""),
+                division_code=self.divisions.get(registry_id, "")[:MAX_CLASS],
                 left_on=_date(_text(el, "DATE_SORTIE")),
             )
             el.clear()
@@ -385,7 +394,7 @@ class CsvPupils(RegistrySource):
                 birth_date=_date(row.get("date_naissance")),
                 mef_code=row.get("code_mef", ""),
                 mef_label=row.get("libelle_mef", ""),
-                division_code=row.get("classe", ""),
+                division_code=row.get("classe", "")[:MAX_CLASS],
                 left_on=_date(row.get("date_sortie")),
             )
 

@@ -215,6 +215,7 @@ def _apply_batch(
     new: list[PupilRecord] = []
     changed: list[Student] = []
     to_deactivate: list[StudentAccount] = []
+    renamed: list[User] = []
     for rec in batch:
         student = (by_ine.get(rec.ine) if rec.ine else None) or by_id.get(rec.registry_id)
         has_left = rec.left_on is not None and rec.left_on <= ctx.today
@@ -246,6 +247,11 @@ def _apply_batch(
         if diff:
             student.search_name = normalize(f"{student.last_name} {student.first_name}")
             changed.append(student)
+        if "last_name" in diff or "first_name" in diff:
+            # The login carries the names too (header, password similarity rule).
+            account.user.first_name = student.first_name[:150]
+            account.user.last_name = student.last_name[:150]
+            renamed.append(account.user)
         if has_left and account.state != AccountState.DEACTIVATED:
             to_deactivate.append(account)
             report.deactivated += 1
@@ -278,6 +284,8 @@ def _apply_batch(
                 "search_name",
             ],
         )
+    if renamed:
+        User.objects.bulk_update(renamed, ["first_name", "last_name"])
     _deactivate_accounts(to_deactivate)
     if new:
         seen.update(_create(ctx, new, report))

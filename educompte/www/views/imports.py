@@ -89,6 +89,7 @@ def _job(establishment: Establishment, job_id) -> ImportJob:
 @establishment_right(Right.ADMINISTRATION)
 def job_detail(request: HttpRequest, establishment: Establishment, job_id) -> HttpResponse:
     job = _job(establishment, job_id)
+    job.processed = jobs.current_progress(job)
     return render(
         request,
         "administration/import_job.html",

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from educompte.registry.jobs import discard_stale
 from educompte.registry.services import purge_departed
 
 
@@ -13,3 +14,6 @@ class Command(BaseCommand):
     def handle(self, *args, days, **options):
         count = purge_departed(days)
         self.stdout.write(f"erased {count} departed pupil(s) (left more than {days} days ago)")
+        stale = discard_stale()
+        if stale:
+            self.stdout.write(f"discarded {stale} import preview(s) never confirmed")
