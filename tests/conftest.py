@@ -9,6 +9,9 @@ from tests.factories import (
     make_delegate,
     make_head,
     make_pupil,
+    make_quick_agent,
+    make_quick_delegate,
+    make_quick_head,
 )
 
 
@@ -56,3 +59,56 @@ def client_for():
 @pytest.fixture
 def agent_password() -> str:
     return AGENT_PASSWORD
+
+
+# Agents signed in with ``force_login`` only: no Argon2 hash is computed for them.
+
+
+@pytest.fixture
+def quick_head(college):
+    return make_quick_head(college, username="principal-rapide")
+
+
+@pytest.fixture
+def quick_delegate(college):
+    return make_quick_delegate(college, username="vie-scolaire-rapide")
+
+
+@pytest.fixture
+def quick_other_head(lycee):
+    return make_quick_head(lycee, username="principal2-rapide")
+
+
+@pytest.fixture
+def quick_agent(db):
+    """An agent with no headship and no delegation anywhere."""
+    return make_quick_agent(username="agent-sans-droit")
+
+
+# --- Second factor: sessions verified the way django_otp.login leaves them -------------
+
+
+def verified_client(user) -> Client:
+    """A client signed in as ``user`` whose session passed the second factor (a confirmed
+    TOTP device of the user, recorded in the session as ``django_otp.login`` does)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    client = signed_in_client(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def verified_client_for():
+    return verified_client
+
+
+@pytest.fixture
+def academy_admin(db):
+    return make_quick_agent(username="admin-academique", is_academy_admin=True)

@@ -81,7 +81,8 @@ def verify(request: HttpRequest, token: str) -> bool:
     token = "".join(token.split()).lower()
     if not token:
         return False
-    kinds = [TOTPDevice] if token.isdigit() else [StaticDevice]
+    # Six digits is the app's code; recovery codes are eight characters of a-z2-7.
+    kinds = [TOTPDevice] if len(token) == 6 and token.isdigit() else [StaticDevice]
     for model in kinds:
         for device in model.objects.filter(user=user, confirmed=True):
             verified = django_otp.verify_token(user, device.persistent_id, token)

@@ -21,6 +21,11 @@ from educompte.schools.models import Establishment
 from educompte.www.access import academy_required
 
 
+def _int(value: str | None) -> int:
+    """A posted id; anything else matches nothing (404), never a server error."""
+    return int(value) if value and value.isdigit() else 0
+
+
 class EstablishmentForm(DsfrBaseForm):
     uai = forms.CharField(
         label="UAI",
@@ -101,7 +106,9 @@ def establishment(request: HttpRequest, uai: str) -> HttpResponse:
                     messages.success(request, f"{agent.display_name} est chef d'établissement.")
                     return redirect("academy:establishment", est.uai)
         elif what == "remove_head":
-            agent = get_object_or_404(User, pk=request.POST.get("agent") or 0, kind=User.Kind.AGENT)
+            agent = get_object_or_404(
+                User, pk=_int(request.POST.get("agent")), kind=User.Kind.AGENT
+            )
             account_services.remove_head(est, agent, by=request.user)
             messages.success(request, f"{agent.display_name} n'est plus chef d'établissement.")
             return redirect("academy:establishment", est.uai)

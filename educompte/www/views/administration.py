@@ -170,7 +170,7 @@ def forced_change(request: HttpRequest, establishment: Establishment) -> HttpRes
     division = None
     if scope == "division":
         division = get_object_or_404(
-            Division, pk=request.POST.get("division") or 0, establishment=establishment
+            Division, pk=_int(request.POST.get("division")), establishment=establishment
         )
     elif scope != "establishment":
         messages.error(request, "Choisissez une classe ou tout l'établissement.")
@@ -313,11 +313,20 @@ def revoke_delegation(
     return redirect("administration:delegations", establishment.uai)
 
 
+def _int(value: str | None) -> int:
+    """A posted id; anything else matches nothing (404), never a server error."""
+    return int(value) if value and value.isdigit() else 0
+
+
 def _audit_filters(data) -> tuple[AuditFilterForm, audit_selectors.AuditFilters]:
+    """The filters that validated. An invalid one is reported on the form and never widens
+    the selection to the whole journal: the caller refuses to export then."""
     form = AuditFilterForm(data or None)
     filters = audit_selectors.AuditFilters()
-    if form.is_bound and form.is_valid():
-        filters = audit_selectors.AuditFilters(**form.cleaned_data)
+    if form.is_bound:
+        form.is_valid()
+        valid = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+        filters = audit_selectors.AuditFilters(**valid)
     return form, filters
 
 
@@ -347,6 +356,13 @@ def journal(request: HttpRequest, establishment: Establishment) -> HttpResponse:
 def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     """POST: the export itself is audited, and GET never writes."""
     _form, filters = _audit_filters(request.POST)
+    if _form.errors:
+        messages.error(request, "Filtres invalides : corrigez-les avant d'exporter le journal.")
+        query = request.POST.copy()
+        query.pop("csrfmiddlewaretoken", None)
+        return redirect(
+            reverse("administration:journal", args=[establishment.uai]) + "?" + query.urlencode()
+        )
     events = audit_selectors.events_of(request.user, establishment, filters)
     body = audit_selectors.export_csv(events)
     record(
@@ -439,7 +455,7 @@ def letters_page(request: HttpRequest, establishment: Establishment) -> HttpResp
         division = None
         if request.POST.get("division"):
             division = get_object_or_404(
-                Division, pk=request.POST["division"], establishment=establishment
+                Division, pk=_int(request.POST["division"]), establishment=establishment
             )
         return _letters_response(request, establishment, kind=kind, division=division)
     overall, rows = selectors.activation_by_class(request.user, establishment)
