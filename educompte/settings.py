@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "dsfr",
+    "oauth2_provider",
     "educompte.core",
     "educompte.schools",
     "educompte.accounts",
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "educompte.letters",
     "educompte.registry",
     "educompte.demo",
+    "educompte.sso",
     "educompte.www",
 ]
 
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "educompte.sso.middleware.ServiceFormActionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "educompte.core.middleware.NoStoreMiddleware",
 ]
@@ -268,10 +271,69 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 EDUCOMPTE_RECOVERY_CODES = 10
 EDUCOMPTE_PAGE_SIZE = 50
 
+# Single sign-on: Educompte is an OpenID Connect provider (django-oauth-toolkit). See
+# educompte/sso/ and the README, "Single sign-on".
+from educompte.sso import keys as _oidc_keys  # noqa: E402 - needs no Django
+
+OIDC_ID_TOKEN_SECONDS = 3600
+# A retired signing key stays published until the last ID token it signed has expired.
+OIDC_RETIRED_KEY_SECONDS = OIDC_ID_TOKEN_SECONDS + 3600
+_OIDC_KEYS = _oidc_keys.load(VAR_DIR, retention=OIDC_RETIRED_KEY_SECONDS)
+# DOT's models are swappable; migrations name them through these settings.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": _OIDC_KEYS.current,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _OIDC_KEYS.inactive,
+    # Empty: the issuer is the origin the request came to (discovery is at the root).
+    "OIDC_ISS_ENDPOINT": os.environ.get("EDUCOMPTE_OIDC_ISSUER", "").rstrip("/"),
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
+    "OAUTH2_VALIDATOR_CLASS": "educompte.sso.validators.EducompteValidator",
+    "SCOPES_BACKEND_CLASS": "educompte.sso.scopes.ServiceScopes",
+    "SCOPES": {
+        "openid": "Identifiant propre au service",
+        "profile": "Prénom et nom",
+        "educompte": "Profil, établissement, classe et MEF",
+        "email": "Adresse électronique confirmée",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_ID_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 8 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    # http redirect URIs only for 127.0.0.1/localhost, and never over HTTPS deployments.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if HTTPS else ["https", "http"],
+    # RFC 9700: no implicit or password grant, S256 only, tokens never in URLs, the `iss`
+    # authorisation-response parameter, tokens stored hashed.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"educompte": {"level": os.environ.get("EDUCOMPTE_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "educompte": {"level": os.environ.get("EDUCOMPTE_LOG_LEVEL", "INFO")},
+        # Their debug output carries authorisation codes, verifiers and tokens.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
+        "authlib": {"level": "WARNING"},
+    },
 }

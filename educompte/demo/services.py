@@ -145,11 +145,53 @@ def load_demo(stdout=None) -> DemoSummary:
         )
     zoe = _zoe()
     if zoe is not None:
+        ensure_demo_service()
         return DemoSummary(False, zoe.identifier, provisional_password(zoe))
     with transaction.atomic():
         _build(stdout)
+        ensure_demo_service()
     zoe = _zoe()
     return DemoSummary(True, zoe.identifier, provisional_password(zoe))
+
+
+def ensure_demo_service(origins: list[str] | tuple[str, ...] = ()):
+    """Register « ENT démo » (client id ``ent-demo``), the demo OpenID Connect client served
+    at /demo-service/, for http://127.0.0.1:8000, http://localhost:8000 and ``origins``.
+    Idempotent: later calls add missing addresses and realign its secret, nothing else."""
+    from django.contrib.auth.hashers import check_password
+
+    from educompte.sso import demo_client
+    from educompte.sso import services as sso_services
+    from educompte.sso.selectors import service_by_client_id
+
+    wanted = [demo_client.urls_for(o) for o in (*demo_client.DEFAULT_ORIGINS, *origins)]
+    callbacks = [callback for callback, _home in wanted]
+    homes = [home for _callback, home in wanted]
+    service = service_by_client_id(demo_client.CLIENT_ID)
+    if service is None:
+        return sso_services.register_service(
+            demo_client.NAME,
+            callbacks,
+            demo_client.SCOPES,
+            home_url=homes[0],
+            post_logout_redirect_uris=homes,
+            client_id=demo_client.CLIENT_ID,
+            client_secret=demo_client.client_secret(),
+        ).service
+    missing = [u for u in callbacks if u not in service.redirect_uris]
+    missing_homes = [u for u in homes if u not in service.post_logout_redirect_uris]
+    if missing or missing_homes:
+        sso_services.update_service(
+            service,
+            redirect_uris=service.redirect_uris + missing,
+            post_logout_redirect_uris=service.post_logout_redirect_uris + missing_homes,
+        )
+    if not check_password(demo_client.client_secret(), service.application.client_secret):
+        # SECRET_KEY changed since the registration: the demo client derives a new secret.
+        application = service.application
+        application.client_secret = demo_client.client_secret()
+        application.save()
+    return service
 
 
 def _state_for(rng: random.Random) -> str:

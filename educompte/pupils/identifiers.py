@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from educompte.core.text import ascii_letters
 
@@ -36,3 +36,56 @@ def generate(
             if not is_taken(candidate):
                 return candidate
     raise RuntimeError(f"no free identifier left for prefix {base!r}")
+
+
+TRIES = 12  # random draws per number of digits before a longer number is tried
+DIGITS = range(3, 9)
+_PER_ROUND = 4  # draws checked per pupil and round in generate_many
+
+
+def _span(digits: int) -> tuple[int, int]:
+    low = 10 ** (digits - 1) if digits > 3 else 100
+    return low, 10**digits - low
+
+
+def generate_many(
+    names: Sequence[tuple[str, str]],
+    taken: Callable[[set[str]], set[str]],
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Identifiers for many pupils (``(first_name, last_name)`` pairs), drawn as
+    ``generate`` draws them — ``TRIES`` random numbers per length, a longer number when a
+    prefix is crowded — but checked a round at a time: ``taken`` receives every candidate
+    of the round and returns those already used (one database query for a whole batch).
+
+    At national scale the three-digit numbers of a common prefix are all used; checking
+    one candidate per pupil and round then took hundreds of rounds per batch."""
+    draw = rng.randrange if rng is not None else secrets.randbelow
+    bases = [base_of(first, last) for first, last in names]
+    chosen: list[str] = [""] * len(names)
+    level = [0] * len(names)  # index in DIGITS
+    tries = [0] * len(names)  # draws made at that length
+    reserved: set[str] = set()  # chosen for this batch already
+    pending = list(range(len(names)))
+    while pending:
+        offers: dict[int, list[str]] = {}
+        for i in pending:
+            if level[i] >= len(DIGITS):
+                raise RuntimeError(f"no free identifier left for prefix {bases[i]!r}")
+            low, span = _span(DIGITS[level[i]])
+            count = min(_PER_ROUND, TRIES - tries[i])
+            offers[i] = [f"{bases[i]}{low + draw(span)}" for _ in range(count)]
+        busy = taken({c for candidates in offers.values() for c in candidates})
+        still = []
+        for i in pending:
+            free = next((c for c in offers[i] if c not in busy and c not in reserved), None)
+            if free is not None:
+                chosen[i] = free
+                reserved.add(free)
+                continue
+            tries[i] += len(offers[i])
+            if tries[i] >= TRIES:
+                level[i], tries[i] = level[i] + 1, 0
+            still.append(i)
+        pending = still
+    return chosen

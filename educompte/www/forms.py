@@ -46,7 +46,11 @@ class ActivationForm(DsfrBaseForm):
         label=_("Date de naissance"),
         help_text=_("Format attendu : jj/mm/aaaa"),
         input_formats=["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"],
-        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+        # A text field, not type=date: browsers show their own (often US) format there,
+        # contradicting the hint, and a date of birth is quicker typed than picked.
+        widget=forms.DateInput(
+            attrs={"autocomplete": "bday", "inputmode": "numeric"}, format="%d/%m/%Y"
+        ),
         error_messages={"invalid": _("Saisissez une date valide, par exemple 14/03/2011.")},
     )
     email = forms.EmailField(
@@ -87,8 +91,8 @@ class PupilSearchForm(DsfrBaseForm):
 
     def __init__(self, *args, mefs=(), divisions=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["mef"].choices = [("", _("Tous les MEF"))] + [(m.pk, m.label) for m in mefs]
-        self.fields["classe"].choices = [("", _("Toutes les classes"))] + [
+        self.fields["mef"].choices = [("", _("Tous"))] + [(m.pk, m.label) for m in mefs]
+        self.fields["classe"].choices = [("", _("Toutes"))] + [
             (d.pk, d.code) for d in divisions
         ]
 

@@ -107,6 +107,8 @@ academy_patterns = (
             academy.reset_otp,
             name="reset_otp",
         ),
+        path("services/", academy.services, name="services"),
+        path("services/<int:service_id>/", academy.service, name="service"),
     ],
     "academy",
 )

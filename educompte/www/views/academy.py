@@ -1,4 +1,5 @@
-"""Académie: establishments, heads of establishment and agents' second factors."""
+"""Académie: establishments, heads of establishment, agents' second factors and the services
+(single sign-on clients)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from educompte.accounts import services as account_services
 from educompte.accounts.models import User
 from educompte.schools import academy
 from educompte.schools.models import Establishment
+from educompte.sso import scopes as sso_scopes
+from educompte.sso import selectors as sso_selectors
+from educompte.sso import services as sso_services
 from educompte.www.access import academy_required
 
 
@@ -161,3 +165,126 @@ def reset_otp(request: HttpRequest, agent_id: int) -> HttpResponse:
             "l'enregistrera de nouveau à sa prochaine connexion.",
         )
     return redirect(f"{reverse('academy:agents')}?{urlencode({'q': agent.username})}")
+
+
+# --- Services (single sign-on clients) -----------------------------------------------------
+
+
+class ServiceForm(DsfrBaseForm):
+    name = forms.CharField(label="Nom du service", max_length=255)
+    redirect_uris = forms.CharField(
+        label="Adresses de retour",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "Une par ligne, comparées caractère par caractère, en https:// (http:// seulement "
+            "pour 127.0.0.1 et localhost en développement)."
+        ),
+    )
+    scopes = forms.MultipleChoiceField(
+        label="Données transmises au service",
+        choices=[(s, f"{s} — {label}") for s, label in sso_scopes.SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="openid (l'identifiant propre au service) est toujours transmis.",
+    )
+    home_url = forms.CharField(
+        label="Adresse d'accueil (facultatif)",
+        required=False,
+        help_text="Page proposée aux élèves dans « Mes services ».",
+    )
+    post_logout_redirect_uris = forms.CharField(
+        label="Adresses après déconnexion (facultatif)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Une par ligne : où le service peut renvoyer l'élève après sa déconnexion.",
+    )
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "redirect_uris": data["redirect_uris"],
+            "scopes": data["scopes"],
+            "home_url": data["home_url"].strip(),
+            "post_logout_redirect_uris": data["post_logout_redirect_uris"],
+        }
+
+    def add_errors(self, exc: ValidationError) -> None:
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                self.add_error(field if field in self.fields else None, error)
+
+
+def _service_initial(service) -> dict:
+    return {
+        "name": service.name,
+        "redirect_uris": "\n".join(service.redirect_uris),
+        "scopes": service.scopes,
+        "home_url": service.home_url,
+        "post_logout_redirect_uris": "\n".join(service.post_logout_redirect_uris),
+    }
+
+
+def _service_page(request: HttpRequest, svc, form: ServiceForm, secret: str | None = None):
+    """The service's page. A new client secret is shown in the very response of the POST
+    that made it: it is never stored in clear, not even in the session."""
+    return render(
+        request,
+        "academy/service.html",
+        {"service": svc, "form": form, "secret": secret},
+        status=400 if form.errors else 200,
+    )
+
+
+@academy_required
+def services(request: HttpRequest) -> HttpResponse:
+    form = ServiceForm(request.POST or None, initial={"scopes": ["openid"]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            registered = sso_services.register_service(**form.values(), by=request.user)
+        except ValidationError as exc:
+            form.add_errors(exc)
+        else:
+            svc = registered.service
+            messages.success(request, f"Service « {svc.name} » enregistré.")
+            form = ServiceForm(initial=_service_initial(svc))
+            return _service_page(request, svc, form, secret=registered.client_secret)
+    return render(
+        request,
+        "academy/services.html",
+        {"form": form, "services": sso_selectors.services()},
+        status=400 if form.errors else 200,
+    )
+
+
+@academy_required
+def service(request: HttpRequest, service_id: int) -> HttpResponse:
+    svc = get_object_or_404(sso_selectors.services(), pk=service_id)
+    form = ServiceForm(initial=_service_initial(svc))
+    if request.method == "POST":
+        what = request.POST.get("what")
+        if what == "update":
+            form = ServiceForm(request.POST)
+            if form.is_valid():
+                try:
+                    sso_services.update_service(svc, **form.values(), by=request.user)
+                except ValidationError as exc:
+                    form.add_errors(exc)
+                else:
+                    messages.success(request, "Service modifié.")
+                    return redirect("academy:service", svc.pk)
+        elif what == "new_secret":
+            secret = sso_services.new_client_secret(svc, by=request.user)
+            messages.success(request, "Nouveau secret créé : l'ancien ne fonctionne plus.")
+            return _service_page(request, svc, form, secret=secret)
+        elif what == "revoke":
+            if request.POST.get("confirm") == "1":
+                name = svc.name
+                sso_services.revoke_service(svc, by=request.user)
+                messages.success(
+                    request, f"Service « {name} » révoqué : il ne peut plus connecter personne."
+                )
+                return redirect("academy:services")
+            messages.error(request, "Cochez la case pour confirmer la révocation.")
+            return redirect("academy:service", svc.pk)
+    return _service_page(request, svc, form)

@@ -161,8 +161,12 @@ def activate(request: HttpRequest) -> HttpResponse:
 
 @pupil_required
 def my_services(request: HttpRequest) -> HttpResponse:
+    from educompte.sso.selectors import services_with_home
+
     account = request.user.student_account
-    return render(request, "pupil/services.html", {"account": account, "services": []})
+    return render(
+        request, "pupil/services.html", {"account": account, "services": services_with_home()}
+    )
 
 
 @require_POST

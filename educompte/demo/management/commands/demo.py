@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from educompte.demo.services import (
@@ -5,6 +6,7 @@ from educompte.demo.services import (
     ZOE,
     NotADemoDatabase,
     demo_agents,
+    ensure_demo_service,
     load_demo,
 )
 from educompte.demo.services import (
@@ -21,8 +23,16 @@ class Command(BaseCommand):
             action="store_true",
             help="regenerate the SIECLE files shipped in educompte/demo/data/ and stop",
         )
+        parser.add_argument(
+            "--service-origin",
+            action="append",
+            default=[],
+            dest="service_origins",
+            metavar="ORIGIN",
+            help="also register the demo service for this origin, e.g. http://127.0.0.1:8010",
+        )
 
-    def handle(self, *args, write_files: bool = False, **options):
+    def handle(self, *args, write_files: bool = False, service_origins=(), **options):
         if write_files:
             for name in write_demo_files():
                 self.stdout.write(f"wrote educompte/demo/data/{name}")
@@ -31,6 +41,10 @@ class Command(BaseCommand):
             summary = load_demo(stdout=self.stdout)
         except NotADemoDatabase as exc:
             raise CommandError(str(exc)) from exc
+        try:
+            service = ensure_demo_service([o.rstrip("/") for o in service_origins])
+        except ValidationError as exc:
+            raise CommandError("--service-origin refused: " + " ".join(exc.messages)) from exc
         self.stdout.write("demo loaded" if summary.created else "demo already loaded: unchanged")
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all agents: {DEMO_PASSWORD})")
@@ -43,3 +57,10 @@ class Command(BaseCommand):
             f"    {summary.zoe_identifier:<20} {ZOE['first_name']} {ZOE['last_name']}, 3A, "
             f"born {ZOE['birth_date']:%d/%m/%Y}, provisional password {password}"
         )
+        self.stdout.write("")
+        self.stdout.write(
+            f"Demo service « {service.name} » (OpenID Connect client id "
+            f"{service.application.client_id}, signs pupils in with Educompte):"
+        )
+        for callback in service.redirect_uris:
+            self.stdout.write(f"  {callback.removesuffix('callback/')}")

@@ -1,0 +1,287 @@
+"""Changes to services (SSO clients) and to pupils' SSO tokens.
+
+Academy views, the ``add-service`` command, the demo and tests all go through these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.settings import oauth2_settings
+
+from educompte.accounts import authz
+from educompte.pupils.models import AccountState
+from educompte.sso import scopes as sso_scopes
+from educompte.sso.models import Service
+
+log = logging.getLogger("educompte.sso")
+Application = get_application_model()
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class NotAcademyAdmin(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class Registered:
+    service: Service
+    client_secret: str  # in clear: shown once, only its hash is kept
+
+
+# --- Validation -------------------------------------------------------------------------
+
+
+def _split(value: str | Iterable[str]) -> list[str]:
+    items = value.split() if isinstance(value, str) else [v for item in value for v in item.split()]
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def clean_uris(value: str | Iterable[str], *, required: bool, what: str) -> list[str]:
+    """Absolute https URLs (http only for 127.0.0.1/localhost where the settings allow it),
+    without fragment, credentials or wildcard. They are matched character for character."""
+    uris = _split(value)
+    if required and not uris:
+        raise ValidationError(f"Indiquez au moins une {what}.")
+    allow_http = "http" in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
+    for uri in uris:
+        parts = urlsplit(uri)
+        problem = None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "ce n'est pas une adresse web complète (https://…)"
+        elif parts.scheme == "http" and not (allow_http and parts.hostname in LOOPBACK_HOSTS):
+            problem = "elle doit commencer par https:// (http:// n'est accepté que pour 127.0.0.1"
+            problem += " et localhost, hors production)" if allow_http else " en développement)"
+        elif "#" in uri:
+            problem = "elle ne peut pas contenir de fragment (#)"
+        elif "@" in parts.netloc:
+            problem = "elle ne peut pas contenir d'identifiants (@)"
+        elif "*" in uri:
+            problem = "les jokers (*) ne sont pas acceptés"
+        else:
+            try:
+                parts.port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError:
+                problem = "le port est invalide"
+        if problem:
+            raise ValidationError(f"« {uri} » refusée : {problem}.")
+    return uris
+
+
+def clean_scopes(value: str | Iterable[str]) -> list[str]:
+    bad = sso_scopes.unknown(_split(value))
+    if bad:
+        raise ValidationError(
+            f"Données inconnues : {', '.join(bad)} (possibles : {', '.join(sso_scopes.SCOPES)})."
+        )
+    return sso_scopes.normalize(_split(value))
+
+
+def clean_name(name: str, *, exclude: Service | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Indiquez le nom du service.")
+    if len(name) > 255:
+        raise ValidationError("Le nom ne peut pas dépasser 255 caractères.")
+    taken = Service.objects.filter(application__name__iexact=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ValidationError("Un service porte déjà ce nom.")
+    return name
+
+
+def _require(user) -> None:
+    # ``user`` None: the operator's command line, which has every right.
+    if user is not None and not authz.is_academy_admin(user):
+        raise NotAcademyAdmin
+
+
+# --- Services ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def register_service(
+    name: str,
+    redirect_uris: str | Iterable[str],
+    scopes: str | Iterable[str] = ("openid",),
+    *,
+    home_url: str = "",
+    post_logout_redirect_uris: str | Iterable[str] = (),
+    by=None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> Registered:
+    """Register a service. Raises ValidationError (field -> messages) on bad input."""
+    _require(by)
+    errors: dict[str, list[str]] = {}
+    cleaned = {}
+    for field, clean in (
+        ("name", lambda: clean_name(name)),
+        (
+            "redirect_uris",
+            lambda: clean_uris(redirect_uris, required=True, what="adresse de retour"),
+        ),
+        ("scopes", lambda: clean_scopes(scopes)),
+        ("home_url", lambda: clean_uris(home_url, required=False, what="adresse d'accueil")),
+        (
+            "post_logout_redirect_uris",
+            lambda: clean_uris(
+                post_logout_redirect_uris, required=False, what="adresse après déconnexion"
+            ),
+        ),
+    ):
+        try:
+            cleaned[field] = clean()
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    secret = client_secret or generate_client_secret()
+    application = Application(
+        name=cleaned["name"],
+        redirect_uris=" ".join(cleaned["redirect_uris"]),
+        post_logout_redirect_uris=" ".join(cleaned["post_logout_redirect_uris"]),
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        algorithm=Application.RS256_ALGORITHM,
+        # The academy vouches for the services it registers: no consent screen.
+        skip_authorization=True,
+        hash_client_secret=True,
+        client_secret=secret,
+    )
+    if client_id:
+        application.client_id = client_id
+    application.full_clean(exclude=["client_secret", "user"])
+    application.save()  # DOT hashes the secret on save
+    service = Service.objects.create(
+        application=application,
+        allowed_scopes=" ".join(cleaned["scopes"]),
+        home_url=" ".join(cleaned["home_url"]),
+        registered_by=by,
+    )
+    log.info("service registered: %s (%s)", application.name, application.client_id)
+    return Registered(service, secret)
+
+
+@transaction.atomic
+def update_service(
+    service: Service,
+    *,
+    name: str | None = None,
+    redirect_uris: str | Iterable[str] | None = None,
+    scopes: str | Iterable[str] | None = None,
+    home_url: str | None = None,
+    post_logout_redirect_uris: str | Iterable[str] | None = None,
+    by=None,
+) -> Service:
+    """Change what is given (None keeps a field). Narrowing the scopes ends the service's
+    tokens, so that it gets no more than it is now registered for."""
+    _require(by)
+    errors: dict[str, list[str]] = {}
+    application = service.application
+    checks = {
+        "name": (name, lambda v: clean_name(v, exclude=service)),
+        "redirect_uris": (
+            redirect_uris,
+            lambda v: " ".join(clean_uris(v, required=True, what="adresse de retour")),
+        ),
+        "scopes": (scopes, lambda v: " ".join(clean_scopes(v))),
+        "home_url": (
+            home_url,
+            lambda v: " ".join(clean_uris(v, required=False, what="adresse d'accueil")),
+        ),
+        "post_logout_redirect_uris": (
+            post_logout_redirect_uris,
+            lambda v: " ".join(clean_uris(v, required=False, what="adresse après déconnexion")),
+        ),
+    }
+    cleaned = {}
+    for field, (value, clean) in checks.items():
+        if value is None:
+            continue
+        try:
+            cleaned[field] = clean(value)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    narrowed = "scopes" in cleaned and not set(service.scopes) <= set(cleaned["scopes"].split())
+    for field in ("name", "redirect_uris", "post_logout_redirect_uris"):
+        if field in cleaned:
+            setattr(application, field, cleaned[field])
+    application.save()
+    if "scopes" in cleaned:
+        service.allowed_scopes = cleaned["scopes"]
+    if "home_url" in cleaned:
+        service.home_url = cleaned["home_url"]
+    service.save()
+    if narrowed:
+        _delete_tokens(application=application)
+    log.info("service updated: %s (%s)", application.name, application.client_id)
+    return service
+
+
+@transaction.atomic
+def new_client_secret(service: Service, *, by=None) -> str:
+    """A new secret replaces the old one at once; returned in clear, to show once."""
+    _require(by)
+    secret = generate_client_secret()
+    application = service.application
+    application.client_secret = secret
+    application.save()
+    log.info("client secret replaced: %s (%s)", application.name, application.client_id)
+    return secret
+
+
+@transaction.atomic
+def revoke_service(service: Service, *, by=None) -> None:
+    """The service can no longer sign anybody in: its registration, codes and tokens go."""
+    _require(by)
+    application = service.application
+    log.info("service revoked: %s (%s)", application.name, application.client_id)
+    _delete_tokens(application=application)
+    application.delete()  # cascades to the Service row and the pairwise subjects
+
+
+# --- Pupils' tokens ---------------------------------------------------------------------
+
+
+def _delete_tokens(**where) -> None:
+    get_grant_model().objects.filter(**where).delete()
+    get_refresh_token_model().objects.filter(**where).delete()
+    get_access_token_model().objects.filter(**where).delete()
+    get_id_token_model().objects.filter(**where).delete()
+
+
+def revoke_pupil_tokens(user_ids: Iterable[int]) -> None:
+    """End everything the pupils' former credentials opened at services: authorisation
+    codes, access, refresh and ID tokens (userinfo answers 401 from now on)."""
+    user_ids = list(user_ids)
+    if user_ids:
+        _delete_tokens(user_id__in=user_ids)
+
+
+def may_use_sso(user) -> bool:
+    """Only pupils whose account is active sign in to services."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active or not user.is_pupil:
+        return False
+    account = getattr(user, "student_account", None)
+    return account is not None and account.state == AccountState.ACTIVE
