@@ -112,3 +112,18 @@ def verified_client_for():
 @pytest.fixture
 def academy_admin(db):
     return make_quick_agent(username="admin-academique", is_academy_admin=True)
+
+
+# --- Mail kept in memory (django.core.mail.outbox) -------------------------------------
+
+
+@pytest.fixture
+def locmem_mail(settings):
+    """Mail goes to ``django.core.mail.outbox`` (emptied first), also from the live server."""
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    if not hasattr(mail, "outbox"):
+        mail.outbox = []
+    mail.outbox.clear()
+    return mail.outbox

@@ -193,3 +193,17 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.count}"
+
+
+class SignInFailure(models.Model):
+    """One failed sign-in on an account, kept 24 hours: the daily ceiling is counted over a
+    sliding window, so failures on both sides of a fixed window's end cannot add up."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="signin_failure_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.at:%Y-%m-%d %H:%M}"

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from educompte.accounts.models import ThrottleCounter
+from educompte.accounts.models import SignInFailure, ThrottleCounter
 
 FREE_FAILURES = 5
 MAX_DELAY = datetime.timedelta(hours=1)
@@ -94,9 +94,11 @@ def check(user_id: int | None, ip: str, now: datetime.datetime | None = None) ->
 
 
 def _count_address_failure(ip: str, now: datetime.datetime) -> Verdict:
+    """Failures are counted after the check: the limit-th failure already locks, so at most
+    ``ADDRESS_LIMIT`` wrong passwords an hour are ever checked from one address."""
     if not ip:
         return ALLOWED
-    return count_attempt(ip, now)
+    return count_attempt(ip, now, limit=address_limit() - 1)
 
 
 @transaction.atomic
@@ -106,14 +108,17 @@ def record_unknown_failure(ip: str, now: datetime.datetime | None = None) -> Ver
 
 
 @transaction.atomic
-def count_attempt(ip: str, now: datetime.datetime | None = None) -> Verdict:
+def count_attempt(
+    ip: str, now: datetime.datetime | None = None, *, limit: int | None = None
+) -> Verdict:
     """Count one request from an address; over the hourly limit, refuse for the hour."""
     now = now or timezone.now()
+    limit = address_limit() if limit is None else limit
     counter = _counter(ThrottleCounter.Kind.ADDRESS, _address_key(ip), now, ip=ip)
     if counter.window_start + HOUR <= now:
         counter.window_start, counter.count, counter.locked_until = now, 0, None
     counter.count += 1
-    if counter.count > address_limit():
+    if counter.count > limit:
         counter.locked_until = counter.window_start + HOUR
     counter.save()
     if counter.locked_until and counter.locked_until > now:
@@ -131,20 +136,31 @@ def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) 
     pair.locked_until = now + delay if delay else None
     pair.save()
 
-    _count_address_failure(ip, now)
+    address = _count_address_failure(ip, now)
+
+    # Daily ceiling over a sliding 24-hour window.
     account = _counter(ThrottleCounter.Kind.ACCOUNT, _account_key(user_id), now, user_id)
-    if account.window_start + DAY <= now:
-        account.window_start, account.count, account.locked_until = now, 0, None
-    account.count += 1
-    if account.count >= daily_ceiling():
-        account.locked_until = account.window_start + DAY
+    SignInFailure.objects.filter(user_id=user_id, at__lte=now - DAY).delete()
+    SignInFailure.objects.create(user_id=user_id, at=now)
+    recent = list(
+        SignInFailure.objects.filter(user_id=user_id, at__gt=now - DAY)
+        .order_by("-at")
+        .values_list("at", flat=True)[: daily_ceiling()]
+    )
+    account.count = len(recent)
+    if len(recent) >= daily_ceiling():
+        # Blocked until the oldest of the last `ceiling` failures leaves the window.
+        account.locked_until = recent[-1] + DAY
     account.save()
 
     verdicts = [
         v
         for v in (
             Verdict(False, pair.locked_until, "pair") if pair.locked_until else None,
-            Verdict(False, account.locked_until, "account") if account.locked_until else None,
+            Verdict(False, account.locked_until, "account")
+            if account.locked_until and account.locked_until > now
+            else None,
+            address if not address.allowed else None,
         )
         if v
     ]
@@ -158,6 +174,7 @@ def record_success(user_id: int, ip: str) -> None:
 
 def lift(user_ids: list[int]) -> int:
     """Staff unblock: clear every lock and counter of these accounts."""
+    SignInFailure.objects.filter(user_id__in=user_ids).delete()
     deleted, _ = ThrottleCounter.objects.filter(user_id__in=user_ids).delete()
     return deleted
 

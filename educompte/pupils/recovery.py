@@ -3,9 +3,12 @@ requests to the school, password change and ending the other sessions."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
+
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -26,6 +29,33 @@ from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.schools.models import Establishment
 
 _EMAIL_SALT = "educompte.pupils.email-confirmation"
+log = logging.getLogger("educompte.mail")
+
+
+def _send(subject: str, body: str, sender: str | None, recipients: list[str]) -> bool:
+    """Send one mail; a mail server that is down is logged, never shown (the page must answer
+    the same whether or not a mail went out)."""
+    try:
+        send_mail(subject, body, sender, recipients)
+    except (OSError, smtplib.SMTPException):
+        log.exception("could not send a mail (%s)", subject)
+        return False
+    return True
+
+
+class _ResetTokens(PasswordResetTokenGenerator):
+    """Django's reset tokens, also bound to the pupil's address: a link dies when the
+    address changes, as it dies when the password changes or the pupil signs in."""
+
+    key_salt = "educompte.pupils.recovery.ResetTokens"
+
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
+        account = getattr(user, "student_account", None)
+        email = f"{account.email}:{account.email_confirmed}" if account else ""
+        return super()._make_hash_value(user, timestamp) + email
+
+
+reset_tokens = _ResetTokens()
 
 
 def _email_digest(account: StudentAccount) -> str:
@@ -50,7 +80,7 @@ def set_email(account: StudentAccount, email: str, *, confirm_url_for) -> None:
     account.save(update_fields=["email", "email_confirmed", "updated_at"])
     link = confirm_url_for(email_confirmation_token(account))
     hours = settings.EDUCOMPTE_EMAIL_CONFIRM_HOURS
-    send_mail(
+    _send(
         _("Educompte : confirmez votre adresse électronique"),
         _(
             "Bonjour %(first)s,\n\nPour confirmer cette adresse pour votre compte Educompte "
@@ -104,21 +134,28 @@ def request_reset_link(query: str, *, reset_url_for) -> None:
     query = (query or "").strip()
     if not query:
         return
-    account = (
+    # Siblings may share an address: each of their accounts gets its own link.
+    accounts = (
         StudentAccount.objects.select_related("user", "student")
         .filter(
             Q(user__username=query.lower()) | Q(email__iexact=query),
             email_confirmed=True,
             state=AccountState.ACTIVE,
         )
-        .first()
+        .order_by("pk")[:MAX_LINKS]
     )
-    if account is None:
-        return
+    for account in accounts:
+        _send_reset_link(account, reset_url_for)
+
+
+MAX_LINKS = 10
+
+
+def _send_reset_link(account: StudentAccount, reset_url_for) -> None:
     uid = urlsafe_base64_encode(force_bytes(account.user_id))
-    token = default_token_generator.make_token(account.user)
+    token = reset_tokens.make_token(account.user)
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
-    send_mail(
+    _send(
         _("Educompte : réinitialisation de votre mot de passe"),
         _(
             "Bonjour %(first)s,\n\nPour choisir un nouveau mot de passe pour votre compte "
@@ -147,7 +184,7 @@ def account_for_reset_link(uidb64: str, token: str) -> StudentAccount | None:
         .filter(user_id=user_id, state=AccountState.ACTIVE, email_confirmed=True)
         .first()
     )
-    if account is None or not default_token_generator.check_token(account.user, token):
+    if account is None or not reset_tokens.check_token(account.user, token):
         return None
     return account
 

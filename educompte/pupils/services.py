@@ -320,10 +320,11 @@ def sign_in_pupil(
         right = account.user.check_password(password)
         outcome = SignIn.OK
     elif account.state == AccountState.DEACTIVATED:
-        # Deactivation erased every credential: nothing can match; same answer as a typo.
-        _dummy_check(password)
-        right = False
-        outcome = SignIn.FAILED
+        # Only the right chosen password learns that the account is deactivated.
+        right = account.user.has_usable_password() and account.user.check_password(password)
+        if not account.user.has_usable_password():
+            _dummy_check(password)
+        outcome = SignIn.DEACTIVATED
     else:
         stored = provisional_password(account)
         right = stored is not None and passwords.matches(stored, password)
@@ -420,8 +421,10 @@ def deactivate(
         account.provisional_password_encrypted = None
         account.provisional_expires_at = None
         account.save()
-        account.user.set_unusable_password()
-        account.user.save(update_fields=["password"])
+        # Sessions end; the chosen password's hash stays so that the pupil who types it is
+        # told the account is deactivated (and nobody else learns anything).
+        account.user.session_version += 1
+        account.user.save(update_fields=["session_version"])
         record(
             AuditEvent.Action.ACCOUNT_DEACTIVATED,
             actor=agent,

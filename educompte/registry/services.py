@@ -113,12 +113,12 @@ def _deactivate_accounts(accounts: list[StudentAccount]) -> None:
         account.state = AccountState.DEACTIVATED
         account.provisional_password_encrypted = None
         account.provisional_expires_at = None
-        account.user.password = make_password(None)  # unusable: ends every session
+        account.user.session_version += 1  # ends every session; the hash stays (see sign-in)
         users.append(account.user)
     StudentAccount.objects.bulk_update(
         accounts, ["state", "provisional_password_encrypted", "provisional_expires_at"]
     )
-    User.objects.bulk_update(users, ["password"])
+    User.objects.bulk_update(users, ["session_version"])
     credentials_revoked.send(sender=StudentAccount, user_ids=[u.pk for u in users])
 
 

@@ -19,6 +19,7 @@ The provider calls go back to this same server: it must serve requests concurren
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import logging
@@ -31,6 +32,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.views.decorators.http import require_GET, require_POST
 from joserfc.errors import JoseError
 
@@ -48,15 +50,7 @@ _MAX_AGE = 3600
 _TIMEOUT = 10
 DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 CLAIM_LABELS = {
-    "iss": "émetteur (Educompte)",
     "sub": "identifiant de l'élève pour ce service",
-    "aud": "destinataire (client id du service)",
-    "exp": "expiration",
-    "iat": "émis à",
-    "auth_time": "heure de connexion",
-    "nonce": "nonce de la demande",
-    "at_hash": "empreinte du jeton d'accès",
-    "jti": "identifiant du jeton",
     "given_name": "prénom",
     "family_name": "nom",
     "educompte_profile": "profil",
@@ -65,6 +59,14 @@ CLAIM_LABELS = {
     "educompte_mef": "MEF",
     "email": "adresse électronique",
     "email_verified": "adresse confirmée",
+    "iss": "émetteur (Educompte)",
+    "aud": "destinataire (client id du service)",
+    "auth_time": "heure de connexion",
+    "iat": "émis à",
+    "exp": "expiration",
+    "nonce": "nonce de la demande",
+    "at_hash": "empreinte du jeton d'accès",
+    "jti": "identifiant du jeton",
 }
 
 
@@ -158,8 +160,20 @@ def _registration_problem(request: HttpRequest) -> str | None:
     return None
 
 
+_TIMES = ("exp", "iat", "auth_time")
+
+
 def _rows(claims: dict) -> list[tuple[str, str, object]]:
-    return [(name, CLAIM_LABELS.get(name, ""), value) for name, value in claims.items()]
+    """Claims in a readable order (the labels' order first), times also as dates."""
+    order = list(CLAIM_LABELS)
+    rows = []
+    for name in sorted(claims, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        value = claims[name]
+        if name in _TIMES and isinstance(value, int):
+            when = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+            value = f"{value} ({formats.date_format(timezone.localtime(when), 'DATETIME_FORMAT')})"
+        rows.append((name, CLAIM_LABELS.get(name, ""), value))
+    return rows
 
 
 @require_GET

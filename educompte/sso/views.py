@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
@@ -24,6 +25,7 @@ from oauth2_provider.exceptions import (
 from oauth2_provider.models import get_application_model
 
 from educompte.pupils.models import AccountState
+from educompte.sso.claims import CLAIM_SCOPE
 
 # oauthlib error class -> what the visitor is told (the fatal errors are all
 # "invalid_request": the class says which parameter is wrong).
@@ -56,7 +58,13 @@ class AuthorizationView(dot.AuthorizationView):
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        if response.status_code == 302 and not response["Location"].startswith("/"):
+            # Off to the service (absolute redirect URI): Educompte's pending messages
+            # ("Votre compte est activé"…) would only surface, stale, on a later page.
+            for _message in messages.get_messages(request):
+                pass
+        return response
 
     def handle_no_permission(self) -> HttpResponse:
         # Check the request before asking anybody to sign in: a bad client or redirect
@@ -93,6 +101,9 @@ class DiscoveryView(dot.ConnectDiscoveryInfoView):
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
         data["grant_types_supported"] = ["authorization_code", "refresh_token"]
+        # Every service is registered for RS256 (DOT would also list HS256).
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["claims_supported"] = list(CLAIM_SCOPE)
         data["response_modes_supported"] = ["query"]
         out = JsonResponse(data)
         out["Access-Control-Allow-Origin"] = "*"

@@ -92,9 +92,7 @@ class PupilSearchForm(DsfrBaseForm):
     def __init__(self, *args, mefs=(), divisions=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["mef"].choices = [("", _("Tous"))] + [(m.pk, m.label) for m in mefs]
-        self.fields["classe"].choices = [("", _("Toutes"))] + [
-            (d.pk, d.code) for d in divisions
-        ]
+        self.fields["classe"].choices = [("", _("Toutes"))] + [(d.pk, d.code) for d in divisions]
 
 
 class DelegationForm(DsfrBaseForm):
