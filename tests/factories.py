@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from educompte.accounts.models import Assignment, Delegation, Right, User
@@ -98,3 +99,41 @@ def make_pupil(
     account.state = state
     account.save(update_fields=["state"])
     return account, password
+
+
+# --- Agents without a usable password -------------------------------------------------
+# Argon2id costs tens of milliseconds per hash: tests that sign agents in with
+# ``Client.force_login`` use these instead, which never hash anything.
+
+
+class QuickAgentFactory(AgentFactory):
+    password = factory.LazyFunction(lambda: make_password(None))
+
+
+def make_quick_agent(**kwargs) -> User:
+    return QuickAgentFactory(**kwargs)
+
+
+def make_quick_head(establishment: Establishment, **kwargs) -> User:
+    agent = QuickAgentFactory(**kwargs)
+    Assignment.objects.create(agent=agent, establishment=establishment, role=Assignment.Role.HEAD)
+    return agent
+
+
+def make_quick_delegate(
+    establishment: Establishment,
+    right: str = Right.DEPANNAGE,
+    *,
+    start=None,
+    end=None,
+    **kwargs,
+) -> User:
+    agent = QuickAgentFactory(**kwargs)
+    Delegation.objects.create(
+        agent=agent,
+        establishment=establishment,
+        right=right,
+        start=start or timezone.localdate(),
+        end=end or timezone.localdate() + datetime.timedelta(days=30),
+    )
+    return agent

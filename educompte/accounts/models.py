@@ -199,11 +199,16 @@ class SignInFailure(models.Model):
     """One failed sign-in on an account, kept 24 hours: the daily ceiling is counted over a
     sliding window, so failures on both sides of a fixed window's end cannot add up."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # "u<user id>" for an account, "n:<hash>" for an identifier that does not exist (counted
+    # alike, so that the answers never tell the two apart).
+    subject = models.CharField(max_length=80)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "at"], name="signin_failure_user_at")]
+        indexes = [models.Index(fields=["subject", "at"], name="signin_failure_subject_at")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.subject} {self.at:%Y-%m-%d %H:%M}"

@@ -238,11 +238,11 @@ def sign_in_agent(
         username=(login or "").strip().lower(), kind=User.Kind.AGENT, is_active=True
     ).first()
     if agent is None:
-        verdict = throttling.check(None, ip, now)
+        verdict = throttling.check(None, ip, now, name=login)
         if not verdict.allowed:
             return AgentSignIn(None, verdict.retry_at)
         make_password(password)  # same cost as a real check: logins are not enumerable
-        verdict = throttling.record_unknown_failure(ip, now)
+        verdict = throttling.record_unknown_failure(ip, now, name=login)
         return AgentSignIn(None, None if verdict.allowed else verdict.retry_at)
     verdict = throttling.check(agent.pk, ip, now)
     if not verdict.allowed:

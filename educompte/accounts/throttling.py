@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 
 from django.conf import settings
 from django.db import transaction
@@ -59,12 +60,21 @@ def _counter(kind: str, key: str, now: datetime.datetime, user_id=None, ip=None)
     return counter
 
 
-def _pair_key(user_id: int, ip: str) -> str:
-    return f"pair:{user_id}:{ip}"
+def _subject(user_id: int | None, name: str | None) -> str:
+    """Who is counted: an account, or — for an identifier that does not exist — the typed
+    name itself, with the same rules, so that no answer reveals which identifiers exist."""
+    if user_id is not None:
+        return f"u{user_id}"
+    digest = hashlib.sha256((name or "").strip().lower().encode()).hexdigest()[:32]
+    return f"n:{digest}"
 
 
-def _account_key(user_id: int) -> str:
-    return f"account:{user_id}"
+def _pair_key(subject: str, ip: str) -> str:
+    return f"pair:{subject}:{ip}"
+
+
+def _account_key(subject: str) -> str:
+    return f"account:{subject}"
 
 
 def _address_key(ip: str) -> str:
@@ -78,12 +88,15 @@ def delay_after(failures: int) -> datetime.timedelta:
     return min(datetime.timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_DELAY)
 
 
-def check(user_id: int | None, ip: str, now: datetime.datetime | None = None) -> Verdict:
+def check(
+    user_id: int | None, ip: str, now: datetime.datetime | None = None, *, name: str | None = None
+) -> Verdict:
     """May this attempt be checked at all? Reads only; counts nothing."""
     now = now or timezone.now()
     keys = [_address_key(ip)]
-    if user_id is not None:
-        keys += [_pair_key(user_id, ip), _account_key(user_id)]
+    if user_id is not None or name is not None:
+        subject = _subject(user_id, name)
+        keys += [_pair_key(subject, ip), _account_key(subject)]
     blocking = ThrottleCounter.objects.filter(key__in=keys, locked_until__gt=now)
     latest = None
     reason = ""
@@ -101,10 +114,12 @@ def _count_address_failure(ip: str, now: datetime.datetime) -> Verdict:
     return count_attempt(ip, now, limit=address_limit() - 1)
 
 
-@transaction.atomic
-def record_unknown_failure(ip: str, now: datetime.datetime | None = None) -> Verdict:
-    """A sign-in with an identifier that does not exist still counts against the address."""
-    return _count_address_failure(ip, now or timezone.now())
+def record_unknown_failure(
+    ip: str, now: datetime.datetime | None = None, *, name: str = ""
+) -> Verdict:
+    """A sign-in with an identifier that does not exist counts exactly like a wrong password
+    (per name and address, per name, per address)."""
+    return record_failure(None, ip, now, name=name)
 
 
 @transaction.atomic
@@ -127,10 +142,13 @@ def count_attempt(
 
 
 @transaction.atomic
-def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) -> Verdict:
+def record_failure(
+    user_id: int | None, ip: str, now: datetime.datetime | None = None, *, name: str | None = None
+) -> Verdict:
     """Count a wrong password; say when the next attempt may come if it must wait."""
     now = now or timezone.now()
-    pair = _counter(ThrottleCounter.Kind.PAIR, _pair_key(user_id, ip), now, user_id, ip)
+    subject = _subject(user_id, name)
+    pair = _counter(ThrottleCounter.Kind.PAIR, _pair_key(subject, ip), now, user_id, ip)
     pair.count += 1
     delay = delay_after(pair.count)
     pair.locked_until = now + delay if delay else None
@@ -139,11 +157,11 @@ def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) 
     address = _count_address_failure(ip, now)
 
     # Daily ceiling over a sliding 24-hour window.
-    account = _counter(ThrottleCounter.Kind.ACCOUNT, _account_key(user_id), now, user_id)
-    SignInFailure.objects.filter(user_id=user_id, at__lte=now - DAY).delete()
-    SignInFailure.objects.create(user_id=user_id, at=now)
+    account = _counter(ThrottleCounter.Kind.ACCOUNT, _account_key(subject), now, user_id)
+    SignInFailure.objects.filter(subject=subject, at__lte=now - DAY).delete()
+    SignInFailure.objects.create(subject=subject, user_id=user_id, at=now)
     recent = list(
-        SignInFailure.objects.filter(user_id=user_id, at__gt=now - DAY)
+        SignInFailure.objects.filter(subject=subject, at__gt=now - DAY)
         .order_by("-at")
         .values_list("at", flat=True)[: daily_ceiling()]
     )
@@ -169,12 +187,12 @@ def record_failure(user_id: int, ip: str, now: datetime.datetime | None = None) 
 
 def record_success(user_id: int, ip: str) -> None:
     """A right password from this address: its consecutive failures start again from zero."""
-    ThrottleCounter.objects.filter(key=_pair_key(user_id, ip)).delete()
+    ThrottleCounter.objects.filter(key=_pair_key(_subject(user_id, None), ip)).delete()
 
 
 def lift(user_ids: list[int]) -> int:
     """Staff unblock: clear every lock and counter of these accounts."""
-    SignInFailure.objects.filter(user_id__in=user_ids).delete()
+    SignInFailure.objects.filter(subject__in=[_subject(u, None) for u in user_ids]).delete()
     deleted, _ = ThrottleCounter.objects.filter(user_id__in=user_ids).delete()
     return deleted
 

@@ -39,8 +39,11 @@ class ContainsNameValidator:
             return
         flat = normalize(password).replace(" ", "")
         for attr in ("username", "first_name", "last_name"):
-            value = normalize(getattr(user, attr, "") or "").replace(" ", "")
-            if len(value) >= 3 and value in flat:
+            value = normalize(getattr(user, attr, "") or "")
+            # The whole name, and each part of a compound one (N'Guyen-Lefèvre: "nguyen",
+            # "lefevre"); parts shorter than 3 letters ("le", "de") would refuse too much.
+            parts = {value.replace(" ", "")} | set(value.split())
+            if any(len(part) >= 3 and part in flat for part in parts):
                 raise ValidationError(
                     _("Le mot de passe ne doit contenir ni votre identifiant ni votre nom."),
                     code="password_contains_name",

@@ -304,11 +304,11 @@ def sign_in_pupil(
         .first()
     )
     if account is None:
-        verdict = throttling.check(None, ip, now)
+        verdict = throttling.check(None, ip, now, name=identifier)
         if not verdict.allowed:
             return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
         _dummy_check(password)
-        verdict = throttling.record_unknown_failure(ip, now)
+        verdict = throttling.record_unknown_failure(ip, now, name=identifier)
         if not verdict.allowed:
             return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
         return SignInResult(SignIn.FAILED)
