@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from educompte.accounts import authz, otp
 from educompte.schools.models import Establishment
@@ -29,7 +30,9 @@ def agent_required(view: Callable) -> Callable:
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
         if not user.is_agent:
-            return forbidden(request, "Cet espace est réservé aux personnels des établissements.")
+            return forbidden(
+                request, _("Cet espace est réservé aux personnels des établissements.")
+            )
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -60,7 +63,7 @@ def academy_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not authz.is_academy_admin(request.user):
-            return forbidden(request, "Cet espace est réservé aux administrateurs académiques.")
+            return forbidden(request, _("Cet espace est réservé aux administrateurs académiques."))
         if not otp.is_verified(request):
             return second_factor_redirect(request)
         return view(request, *args, **kwargs)
@@ -80,8 +83,10 @@ def establishment_right(right: str) -> Callable[[Callable], Callable]:
             if not authz.has_right(request.user, right, establishment):
                 return forbidden(
                     request,
-                    "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
-                    "Adressez-vous à votre chef d'établissement.",
+                    _(
+                        "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
+                        "Adressez-vous à votre chef d'établissement."
+                    ),
                 )
             if right in authz.SECOND_FACTOR_RIGHTS and not otp.is_verified(request):
                 return second_factor_redirect(request)

@@ -1,5 +1,4 @@
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from educompte.www.views import (
     academy,
@@ -48,7 +47,7 @@ portal_patterns = (
 
 depannage_patterns = (
     [
-        path("", RedirectView.as_view(pattern_name="depannage:pupils"), name="home"),
+        path("", depannage.home, name="home"),
         path("eleves/", depannage.pupils, name="pupils"),
         path("eleves/<int:account_id>/reinitialiser/", depannage.reset, name="reset"),
         path("eleves/reinitialiser-selection/", depannage.bulk_reset, name="bulk_reset"),
@@ -62,7 +61,7 @@ depannage_patterns = (
 
 administration_patterns = (
     [
-        path("", RedirectView.as_view(pattern_name="administration:pupils"), name="home"),
+        path("", administration.home, name="home"),
         path("eleves/", administration.pupils, name="pupils"),
         path("eleves/action/", administration.account_action, name="account_action"),
         path("eleves/changement-impose/", administration.forced_change, name="forced_change"),

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import authz, throttling
@@ -29,13 +31,14 @@ from educompte.pupils.models import AccountState
 from educompte.schools.models import Division, Establishment
 from educompte.www.access import establishment_right
 from educompte.www.forms import AuditFilterForm, DelegationForm, PupilSearchForm, ReasonForm
+from educompte.www.views.depannage import search_filters
 
 _BATCHES = "educompte.forced_batches"
 ACTIONS = {
-    "unlock": "Débloquer",
-    "deactivate": "Désactiver",
-    "reactivate": "Réactiver",
-    "force": "Imposer un nouveau mot de passe",
+    "unlock": gettext_lazy("Débloquer"),
+    "deactivate": gettext_lazy("Désactiver"),
+    "reactivate": gettext_lazy("Réactiver"),
+    "force": gettext_lazy("Imposer un nouveau mot de passe"),
 }
 
 
@@ -49,19 +52,15 @@ def _ctx(request: HttpRequest, establishment: Establishment, tab: str, **extra) 
 
 
 @establishment_right(Right.ADMINISTRATION)
+def home(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    return redirect("administration:pupils", establishment.uai)
+
+
+@establishment_right(Right.ADMINISTRATION)
 def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     mefs, divisions = selectors.filter_choices(request.user, establishment, Right.ADMINISTRATION)
     form = PupilSearchForm(request.GET or None, mefs=mefs, divisions=divisions)
-    filters = selectors.PupilFilters()
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = selectors.PupilFilters(
-            query=data["q"],
-            mef=data["mef"],
-            division=data["classe"],
-            state=data["etat"],
-            sort=data["tri"] or selectors.DEFAULT_SORT,
-        )
+    filters = search_filters(form)
     qs = selectors.search_pupils(request.user, establishment, filters, Right.ADMINISTRATION)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
     blocked = throttling.blocked_until([st.account.user_id for st in page.object_list])
@@ -106,15 +105,15 @@ def account_action(request: HttpRequest, establishment: Establishment) -> HttpRe
     if action in LETTER_ACTIONS:
         ids = _ids(request)
         if not ids:
-            messages.warning(request, "Sélectionnez au moins un élève.")
+            messages.warning(request, _("Sélectionnez au moins un élève."))
             return redirect(back_url)
         return _letters_response(request, establishment, kind=action, account_ids=ids)
     if action not in ACTIONS:
-        messages.error(request, "Choisissez une action.")
+        messages.error(request, _("Choisissez une action."))
         return redirect(back_url)
     ids = _ids(request)
     if not ids:
-        messages.warning(request, "Sélectionnez au moins un élève.")
+        messages.warning(request, _("Sélectionnez au moins un élève."))
         return redirect(back_url)
     accounts = selectors.get_accounts(request.user, establishment, ids, Right.ADMINISTRATION)
     form = ReasonForm(request.POST if request.POST.get("confirm") == "1" else None)
@@ -124,14 +123,16 @@ def account_action(request: HttpRequest, establishment: Establishment) -> HttpRe
         try:
             if action == "unlock":
                 n = services.unlock(request.user, establishment, ids, ip=ip)
-                messages.success(request, f"{n} compte(s) débloqué(s).")
+                messages.success(request, _("%(n)s compte(s) débloqué(s).") % {"n": n})
             elif action == "deactivate":
                 n = services.deactivate(request.user, establishment, ids, reason=reason, ip=ip)
-                messages.success(request, f"{n} compte(s) désactivé(s).")
+                messages.success(request, _("%(n)s compte(s) désactivé(s).") % {"n": n})
             elif action == "reactivate":
                 n = services.reactivate(request.user, establishment, ids, reason=reason, ip=ip)
                 messages.success(
-                    request, f"{n} compte(s) réactivé(s) avec un nouveau mot de passe provisoire."
+                    request,
+                    _("%(n)s compte(s) réactivé(s) avec un nouveau mot de passe provisoire.")
+                    % {"n": n},
                 )
             else:
                 done = services.force_password_change(
@@ -173,7 +174,7 @@ def forced_change(request: HttpRequest, establishment: Establishment) -> HttpRes
             Division, pk=_int(request.POST.get("division")), establishment=establishment
         )
     elif scope != "establishment":
-        messages.error(request, "Choisissez une classe ou tout l'établissement.")
+        messages.error(request, _("Choisissez une classe ou tout l'établissement."))
         return redirect("administration:pupils", establishment.uai)
     if request.POST.get("confirm") != "1":
         count = selectors.count_active_accounts(
@@ -208,8 +209,8 @@ def _forced_result_redirect(request, establishment, accounts) -> HttpResponse:
     request.session[_BATCHES] = batches
     messages.success(
         request,
-        f"{len(accounts)} mot(s) de passe changé(s) ; les sessions "
-        "ouvertes de ces élèves sont fermées.",
+        _("%(n)s mot(s) de passe changé(s) ; les sessions ouvertes de ces élèves sont fermées.")
+        % {"n": len(accounts)},
     )
     return redirect("administration:forced_result", establishment.uai, token)
 
@@ -229,7 +230,7 @@ def forced_result(request: HttpRequest, establishment: Establishment, token: str
             "rows": rows,
             "skipped": [],
             "back_url": reverse("administration:pupils", args=[establishment.uai]),
-            "app_label": "Administration des comptes",
+            "app_label": _("Administration des comptes"),
         },
     )
 
@@ -244,11 +245,13 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
         if agent is None:
             form.add_error(
                 "agent",
-                "Aucun agent ne correspond (ou plusieurs) : saisissez son "
-                "identifiant de connexion.",
+                _(
+                    "Aucun agent ne correspond (ou plusieurs) : saisissez son "
+                    "identifiant de connexion."
+                ),
             )
         elif agent == request.user:
-            form.add_error("agent", "Vous détenez déjà tous les droits sur cet établissement.")
+            form.add_error("agent", _("Vous détenez déjà tous les droits sur cet établissement."))
         else:
             try:
                 account_services.delegate(
@@ -263,9 +266,12 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
             else:
                 messages.success(
                     request,
-                    f"Délégation accordée à {agent.display_name} "
-                    f"({agent.username}) jusqu'au "
-                    f"{form.cleaned_data['end']:%d/%m/%Y}.",
+                    _("Délégation accordée à %(name)s (%(username)s) jusqu'au %(end)s.")
+                    % {
+                        "name": agent.display_name,
+                        "username": agent.username,
+                        "end": f"{form.cleaned_data['end']:%d/%m/%Y}",
+                    },
                 )
                 return redirect("administration:delegations", establishment.uai)
     rows = [
@@ -289,12 +295,12 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
 
 def _delegation_error(message: str) -> str:
     if "past" in message:
-        return "La date de fin est déjà passée."
+        return _("La date de fin est déjà passée.")
     if "one year" in message:
-        return "Une délégation dure au plus un an."
+        return _("Une délégation dure au plus un an.")
     if "before the start" in message:
-        return "La date de fin précède la date de début."
-    return "Délégation impossible : vérifiez l'agent et la date."
+        return _("La date de fin précède la date de début.")
+    return _("Délégation impossible : vérifiez l'agent et la date.")
 
 
 @require_POST
@@ -307,8 +313,8 @@ def revoke_delegation(
     account_services.revoke_delegation(delegation, by=request.user)
     messages.success(
         request,
-        f"La délégation de {delegation.agent.display_name} est révoquée : "
-        "elle cesse immédiatement.",
+        _("La délégation de %(name)s est révoquée : elle cesse immédiatement.")
+        % {"name": delegation.agent.display_name},
     )
     return redirect("administration:delegations", establishment.uai)
 
@@ -357,7 +363,7 @@ def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpRespo
     """POST: the export itself is audited, and GET never writes."""
     _form, filters = _audit_filters(request.POST)
     if _form.errors:
-        messages.error(request, "Filtres invalides : corrigez-les avant d'exporter le journal.")
+        messages.error(request, _("Filtres invalides : corrigez-les avant d'exporter le journal."))
         query = request.POST.copy()
         query.pop("csrfmiddlewaretoken", None)
         return redirect(
@@ -405,9 +411,9 @@ def activation(request: HttpRequest, establishment: Establishment) -> HttpRespon
 
 
 LETTER_ACTIONS = {
-    "letters_page": "Courriers (une page par élève)",
-    "letters_cards": "Cartes (8 par page)",
-    "credentials_csv": "Export CSV des identifiants",
+    "letters_page": gettext_lazy("Courriers (une page par élève)"),
+    "letters_cards": gettext_lazy("Cartes (8 par page)"),
+    "credentials_csv": gettext_lazy("Export CSV des identifiants"),
 }
 
 
@@ -433,8 +439,10 @@ def _letters_response(request, establishment, *, kind: str, account_ids=None, di
         if not result.count:
             messages.warning(
                 request,
-                "Aucun courrier à éditer : les comptes choisis sont déjà "
-                "activés ou désactivés (réinitialisez-les si besoin).",
+                _(
+                    "Aucun courrier à éditer : les comptes choisis sont déjà "
+                    "activés ou désactivés (réinitialisez-les si besoin)."
+                ),
             )
             return redirect("administration:letters", establishment.uai)
         response = HttpResponse(result.pdf, content_type="application/pdf")
@@ -450,7 +458,7 @@ def letters_page(request: HttpRequest, establishment: Establishment) -> HttpResp
     if request.method == "POST":
         kind = request.POST.get("kind", "")
         if kind not in LETTER_ACTIONS:
-            messages.error(request, "Choisissez un format.")
+            messages.error(request, _("Choisissez un format."))
             return redirect("administration:letters", establishment.uai)
         division = None
         if request.POST.get("division"):

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import throttling
@@ -42,12 +43,12 @@ def _banner(request: HttpRequest, establishment: Establishment) -> dict | None:
 
 
 def limit_message(exc: services.ResetLimitReached) -> str:
-    return (
-        f"Limite atteinte : vous pouvez réinitialiser au plus {exc.limit} mots de passe par "
-        f"jour (il vous en reste {exc.remaining} aujourd'hui). Cette limite protège les "
+    return _(
+        "Limite atteinte : vous pouvez réinitialiser au plus %(limit)s mots de passe par "
+        "jour (il vous en reste %(remaining)s aujourd'hui). Cette limite protège les "
         "comptes en cas de vol de votre session ; votre chef d'établissement peut imposer un "
         "changement de mot de passe à toute une classe depuis l'administration des comptes."
-    )
+    ) % {"limit": exc.limit, "remaining": exc.remaining}
 
 
 def _row(student, blocked: dict) -> dict:
@@ -62,19 +63,31 @@ def _row(student, blocked: dict) -> dict:
 
 
 @establishment_right(Right.DEPANNAGE)
+def home(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+    return redirect("depannage:pupils", establishment.uai)
+
+
+def search_filters(form: PupilSearchForm) -> selectors.PupilFilters:
+    """The filters that validated: a stale class or MEF id in the URL is ignored (and shown
+    on the form) instead of dropping the name typed with it."""
+    if not form.is_bound:
+        return selectors.PupilFilters()
+    form.is_valid()
+    data = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+    return selectors.PupilFilters(
+        query=data.get("q") or "",
+        mef=data.get("mef"),
+        division=data.get("classe"),
+        state=data.get("etat") or "",
+        sort=data.get("tri") or selectors.DEFAULT_SORT,
+    )
+
+
+@establishment_right(Right.DEPANNAGE)
 def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     mefs, divisions = selectors.filter_choices(request.user, establishment)
     form = PupilSearchForm(request.GET or None, mefs=mefs, divisions=divisions)
-    filters = selectors.PupilFilters()
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = selectors.PupilFilters(
-            query=data["q"],
-            mef=data["mef"],
-            division=data["classe"],
-            state=data["etat"],
-            sort=data["tri"] or selectors.DEFAULT_SORT,
-        )
+    filters = search_filters(form)
     qs = selectors.search_pupils(request.user, establishment, filters)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
     students = list(page.object_list)
@@ -120,7 +133,8 @@ def reset(request: HttpRequest, establishment: Establishment, account_id: int) -
             services.reset_password(request.user, account, ip=client_ip(request))
         except services.AccountDeactivated:
             messages.error(
-                request, "Ce compte est désactivé : son mot de passe ne peut pas être réinitialisé."
+                request,
+                _("Ce compte est désactivé : son mot de passe ne peut pas être réinitialisé."),
             )
             return redirect(back_url)
         except services.ResetLimitReached as exc:
@@ -158,7 +172,7 @@ def bulk_reset(request: HttpRequest, establishment: Establishment) -> HttpRespon
     back_url = reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
     ids = _selected_ids(request)
     if not ids:
-        messages.warning(request, "Sélectionnez au moins un élève.")
+        messages.warning(request, _("Sélectionnez au moins un élève."))
         return redirect(back_url)
     if request.POST.get("confirm") != "1":
         accounts = selectors.get_accounts(request.user, establishment, ids)
@@ -217,8 +231,8 @@ def unlock(request: HttpRequest, establishment: Establishment, account_id: int) 
     if services.unlock(request.user, establishment, [account.pk], ip=client_ip(request)):
         messages.success(
             request,
-            f"Le compte de {account.student.full_name} est débloqué : "
-            "l'élève peut se connecter de nouveau.",
+            _("Le compte de %(name)s est débloqué : l'élève peut se connecter de nouveau.")
+            % {"name": account.student.full_name},
         )
     back = request.POST.get("back", "")
     return redirect(
@@ -257,12 +271,12 @@ def handle_request(
         raise Http404 from exc
     if request.POST.get("outcome") == "dismiss":
         recovery.close_request(request.user, establishment, req.pk, handled=False, ip=ip)
-        messages.info(request, "Demande close sans suite.")
+        messages.info(request, _("Demande close sans suite."))
         return redirect("depannage:requests", establishment.uai)
     try:
         services.reset_password(request.user, req.account, ip=ip)
     except services.AccountDeactivated:
-        messages.error(request, "Ce compte est désactivé : la demande ne peut pas être traitée.")
+        messages.error(request, _("Ce compte est désactivé : la demande ne peut pas être traitée."))
         return redirect("depannage:requests", establishment.uai)
     except services.ResetLimitReached as exc:
         messages.error(request, limit_message(exc))

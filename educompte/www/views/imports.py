@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from dsfr.forms import DsfrBaseForm
 
@@ -21,19 +23,21 @@ MAX_UPLOAD = 200 * 1024 * 1024
 
 class ImportForm(DsfrBaseForm):
     file = forms.FileField(
-        label="Fichier de la base élèves",
-        help_text="Export SIECLE « ElevesSansAdresses.xml » ou fichier CSV au format Educompte "
-        "(voir la documentation).",
+        label=gettext_lazy("Fichier de la base élèves"),
+        help_text=gettext_lazy(
+            "Export SIECLE « ElevesSansAdresses.xml » ou fichier CSV au format Educompte "
+            "(voir la documentation)."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,.txt"}),
     )
     nomenclature = forms.FileField(
-        label="Nomenclature SIECLE (facultatif)",
-        help_text="Export « Nomenclature.xml », pour les libellés des MEF.",
+        label=gettext_lazy("Nomenclature SIECLE (facultatif)"),
+        help_text=gettext_lazy("Export « Nomenclature.xml », pour les libellés des MEF."),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".xml"}),
     )
     complete = forms.BooleanField(
-        label="Export complet : les élèves absents du fichier seront désactivés",
+        label=gettext_lazy("Export complet : les élèves absents du fichier seront désactivés"),
         required=False,
         initial=True,
     )
@@ -43,11 +47,11 @@ class ImportForm(DsfrBaseForm):
         for name in ("file", "nomenclature"):
             upload = data.get(name)
             if upload is not None and upload.size > MAX_UPLOAD:
-                self.add_error(name, "Fichier trop volumineux (200 Mo au plus).")
+                self.add_error(name, _("Fichier trop volumineux (200 Mo au plus)."))
         upload = data.get("file")
         if upload is not None and not upload.name.lower().endswith((".xml", ".csv", ".txt")):
             self.add_error(
-                "file", "Format non reconnu : un fichier .xml (SIECLE) ou .csv est attendu."
+                "file", _("Format non reconnu : un fichier .xml (SIECLE) ou .csv est attendu.")
             )
         return data
 
@@ -108,7 +112,7 @@ def job_confirm(request: HttpRequest, establishment: Establishment, job_id) -> H
     job = _job(establishment, job_id)
     if request.POST.get("cancel"):
         jobs.cancel(request.user, job)
-        messages.info(request, "Import annulé : aucune donnée n'a été modifiée.")
+        messages.info(request, _("Import annulé : aucune donnée n'a été modifiée."))
         return redirect("administration:import", establishment.uai)
     jobs.confirm(request.user, job)
     return redirect("administration:import_job", establishment.uai, job.pk)

@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import authz
@@ -27,15 +29,17 @@ from educompte.www.forms import SignInForm
 # The applications that exist so far, in portal order, with where they open.
 APPLICATIONS = {
     Right.DEPANNAGE: (
-        "Dépannage des comptes élèves",
+        gettext_lazy("Dépannage des comptes élèves"),
         "depannage:pupils",
-        "Rechercher un élève, voir ou réinitialiser son mot de passe.",
+        gettext_lazy("Rechercher un élève, voir ou réinitialiser son mot de passe."),
     ),
     Right.ADMINISTRATION: (
-        "Administration des comptes",
+        gettext_lazy("Administration des comptes"),
         "administration:pupils",
-        "Désactiver, débloquer, imposer un changement de mot de passe, délégations et "
-        "journal. Demande un code de vérification.",
+        gettext_lazy(
+            "Désactiver, débloquer, imposer un changement de mot de passe, délégations et "
+            "journal. Demande un code de vérification."
+        ),
     ),
 }
 
@@ -56,9 +60,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return redirect(nxt or "portal:index")
         if result.retry_at is not None:
             when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
-            error = f"Trop d'essais infructueux. Réessayez à partir du {when}."
+            error = _("Trop d'essais infructueux. Réessayez à partir du %(when)s.") % {"when": when}
         else:
-            error = "Identifiant ou mot de passe incorrect."
+            error = _("Identifiant ou mot de passe incorrect.")
     return render(
         request,
         "portal/sign_in.html",
@@ -102,7 +106,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, "Vous êtes déconnecté.")
+    messages.info(request, _("Vous êtes déconnecté."))
     return redirect(settings.LOGIN_URL)
 
 

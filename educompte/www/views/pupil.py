@@ -10,6 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from educompte.core.net import client_ip
@@ -21,7 +23,7 @@ from educompte.www.forms import ActivationForm, SignInForm
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 _ACTIVATION = "educompte.activation"
 _NEXT = "educompte.next"
-FAILED = (
+FAILED = gettext_lazy(
     "Identifiant ou mot de passe incorrect. Vérifiez votre saisie. En cas d'oubli ou si "
     "votre compte a été désactivé, utilisez « Mot de passe oublié » ou adressez-vous à "
     "votre établissement."
@@ -70,16 +72,17 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return redirect("pupil:activate")
         if outcome is services.SignIn.LOCKED:
             when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
-            error = (
-                f"Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du {when}."
-            )
+            error = _(
+                "Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir "
+                "du %(when)s."
+            ) % {"when": when}
         elif outcome is services.SignIn.EXPIRED:
-            error = (
+            error = _(
                 "Ce mot de passe provisoire a expiré. Demandez un nouveau mot de passe à votre "
                 "établissement."
             )
         elif outcome is services.SignIn.DEACTIVATED:
-            error = "Ce compte est désactivé. Adressez-vous à votre établissement."
+            error = _("Ce compte est désactivé. Adressez-vous à votre établissement.")
         else:
             error = FAILED
     return render(
@@ -117,7 +120,7 @@ def activate(request: HttpRequest) -> HttpResponse:
     account = _pending_account(request)
     if account is None:
         messages.info(
-            request, "Connectez-vous avec votre identifiant et votre mot de passe provisoire."
+            request, _("Connectez-vous avec votre identifiant et votre mot de passe provisoire.")
         )
         return redirect("pupil:login")
     form = ActivationForm(request.POST or None)
@@ -142,13 +145,13 @@ def activate(request: HttpRequest) -> HttpResponse:
                     confirm_url_for=lambda t: confirm_url(request, t),
                 )
                 messages.info(
-                    request, "Un lien de confirmation a été envoyé à votre adresse électronique."
+                    request, _("Un lien de confirmation a été envoyé à votre adresse électronique.")
                 )
             login(request, account.user, backend=BACKEND)
             if nxt:
                 request.session[_NEXT] = nxt
             messages.success(
-                request, "Votre compte est activé. Retenez bien votre nouveau mot de passe."
+                request, _("Votre compte est activé. Retenez bien votre nouveau mot de passe.")
             )
             return _go_on(request)
     return render(
@@ -172,5 +175,5 @@ def my_services(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, "Vous êtes déconnecté.")
+    messages.info(request, _("Vous êtes déconnecté."))
     return redirect("pupil:login")

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from educompte.accounts import throttling
 from educompte.core.net import client_ip
@@ -86,7 +87,7 @@ def reset_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
             request.session.pop(_RESET_TOKEN, None)
             messages.success(
                 request,
-                "Votre mot de passe est changé. Connectez-vous avec le nouveau mot de passe.",
+                _("Votre mot de passe est changé. Connectez-vous avec le nouveau mot de passe."),
             )
             return redirect("pupil:login")
     return render(
@@ -130,7 +131,7 @@ def my_account(request: HttpRequest) -> HttpResponse:
                             password_form.add_error(field, error)
                 else:
                     update_session_auth_hash(request, account.user)
-                    messages.success(request, "Votre mot de passe est changé.")
+                    messages.success(request, _("Votre mot de passe est changé."))
                     return redirect("pupil:account")
             status = 400
         elif what == "email":
@@ -142,14 +143,16 @@ def my_account(request: HttpRequest) -> HttpResponse:
                     confirm_url_for=lambda t: confirm_url(request, t),
                 )
                 messages.success(
-                    request, f"Un lien de confirmation a été envoyé à {account.email}."
+                    request,
+                    _("Un lien de confirmation a été envoyé à %(email)s.")
+                    % {"email": account.email},
                 )
                 return redirect("pupil:account")
             status = 400
         elif what == "sessions":
             recovery.end_other_sessions(request.user)
             update_session_auth_hash(request, request.user)
-            messages.success(request, "Vos autres sessions sont fermées.")
+            messages.success(request, _("Vos autres sessions sont fermées."))
             return redirect("pupil:account")
     return render(
         request,

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from educompte.accounts import otp
@@ -18,8 +20,10 @@ _CODES = "educompte.recovery_codes"
 
 class CodeForm(DsfrBaseForm):
     code = forms.CharField(
-        label="Code de vérification",
-        help_text="Les 6 chiffres affichés par votre application, ou un code de secours.",
+        label=gettext_lazy("Code de vérification"),
+        help_text=gettext_lazy(
+            "Les 6 chiffres affichés par votre application, ou un code de secours."
+        ),
         max_length=20,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
@@ -48,8 +52,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('otp:recovery_codes')}?{urlencode({'next': nxt})}")
         form.add_error(
             "code",
-            "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
-            "et saisissez le code affiché actuellement.",
+            _(
+                "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
+                "et saisissez le code affiché actuellement."
+            ),
         )
     return render(
         request,
@@ -81,7 +87,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if otp.verify(request, form.cleaned_data["code"]):
             return redirect(nxt or "portal:index")
-        form.add_error("code", "Ce code n'est pas valide ou a déjà été utilisé.")
+        form.add_error("code", _("Ce code n'est pas valide ou a déjà été utilisé."))
     return render(
         request,
         "security/verify.html",
