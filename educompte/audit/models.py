@@ -37,6 +37,10 @@ class AuditEvent(models.Model):
         PASSWORD_CHANGED = "password_changed", _("Mot de passe changé par l'élève")
         PASSWORD_RECOVERED = "password_recovered", _("Mot de passe réinitialisé par lien")
         SESSIONS_ENDED = "sessions_ended", _("Autres sessions fermées")
+        SERVICE_REGISTERED = "service_registered", _("Service enregistré")
+        SERVICE_UPDATED = "service_updated", _("Service modifié")
+        SERVICE_SECRET_REPLACED = "service_secret_replaced", _("Secret d'un service remplacé")
+        SERVICE_REVOKED = "service_revoked", _("Service révoqué")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

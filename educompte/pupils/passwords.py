@@ -16,7 +16,9 @@ assert len(ALPHABET) == 32 and len(set(ALPHABET)) == 32
 
 
 def generate() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    # One byte per symbol, its low 5 bits: uniform over the 32 symbols (256 = 8 × 32), and
+    # one call to the system's random source instead of ten (imports make thousands).
+    return "".join(ALPHABET[b & 31] for b in secrets.token_bytes(LENGTH))
 
 
 def canonical(candidate: str) -> str:

@@ -26,6 +26,7 @@ from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
+from educompte.pupils.signals import credentials_revoked
 from educompte.schools.models import Establishment
 
 _EMAIL_SALT = "educompte.pupils.email-confirmation"
@@ -197,6 +198,7 @@ def _set_password(account: StudentAccount, new_password: str) -> None:
     account.user.set_password(new_password)  # new hash: the link and other sessions die
     account.user.save(update_fields=["password"])
     throttling.lift([account.user_id])
+    credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
 
 
 @transaction.atomic
@@ -228,6 +230,8 @@ def end_other_sessions(user: User) -> None:
     """Every session but the caller's ends (the view re-signs the current one)."""
     user.session_version += 1
     user.save(update_fields=["session_version"])
+    # Services signed in through SSO from those sessions lose their tokens too.
+    credentials_revoked.send(sender=StudentAccount, user_ids=[user.pk])
     account = getattr(user, "student_account", None)
     record(
         AuditEvent.Action.SESSIONS_ENDED,

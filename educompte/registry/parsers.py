@@ -170,12 +170,14 @@ def _open(source: str | Path | bytes | BinaryIO) -> BinaryIO:
 
 
 def _xml_events(
-    source: str | Path | bytes | BinaryIO, on_error: Callable[[str], None]
+    source: str | Path | bytes | BinaryIO,
+    on_error: Callable[[str], None],
+    events: tuple[str, ...] = ("start", "end"),
 ) -> Iterator[tuple[str, Element]]:
     owned = isinstance(source, str | Path)
     fh = _open(source)
     try:
-        yield from iterparse(fh, events=("start", "end"))
+        yield from iterparse(fh, events=events)
     except DefusedXmlException as exc:
         on_error(f"contenu XML refusé pour raison de sécurité ({type(exc).__name__})")
     except LookupError as exc:
@@ -263,8 +265,12 @@ class SieclePupils(RegistrySource):
 
     def records(self) -> Iterator[PupilRecord]:
         count = 0
-        for event, el in _xml_events(self.source, lambda msg: None):
-            if event != "end" or el.tag != "ELEVE":
+        # End events only, and no further than the pupils: validate() has read the classes
+        # and checked the whole file.
+        for _event, el in _xml_events(self.source, lambda msg: None, ("end",)):
+            if el.tag == "ELEVES":
+                break
+            if el.tag != "ELEVE":
                 continue
             count += 1
             registry_id = (el.get("ELEVE_ID") or "").strip()

@@ -23,6 +23,8 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from educompte.accounts import authz
+from educompte.audit.models import AuditEvent
+from educompte.audit.services import record
 from educompte.pupils.models import AccountState
 from educompte.sso import scopes as sso_scopes
 from educompte.sso.models import Service
@@ -178,6 +180,12 @@ def register_service(
         registered_by=by,
     )
     log.info("service registered: %s (%s)", application.name, application.client_id)
+    record(
+        AuditEvent.Action.SERVICE_REGISTERED,
+        actor=by,
+        service=application.name,
+        client_id=application.client_id,
+    )
     return Registered(service, secret)
 
 
@@ -236,6 +244,12 @@ def update_service(
     if narrowed:
         _delete_tokens(application=application)
     log.info("service updated: %s (%s)", application.name, application.client_id)
+    record(
+        AuditEvent.Action.SERVICE_UPDATED,
+        actor=by,
+        service=application.name,
+        client_id=application.client_id,
+    )
     return service
 
 
@@ -248,6 +262,12 @@ def new_client_secret(service: Service, *, by=None) -> str:
     application.client_secret = secret
     application.save()
     log.info("client secret replaced: %s (%s)", application.name, application.client_id)
+    record(
+        AuditEvent.Action.SERVICE_SECRET_REPLACED,
+        actor=by,
+        service=application.name,
+        client_id=application.client_id,
+    )
     return secret
 
 
@@ -257,6 +277,12 @@ def revoke_service(service: Service, *, by=None) -> None:
     _require(by)
     application = service.application
     log.info("service revoked: %s (%s)", application.name, application.client_id)
+    record(
+        AuditEvent.Action.SERVICE_REVOKED,
+        actor=by,
+        service=application.name,
+        client_id=application.client_id,
+    )
     _delete_tokens(application=application)
     application.delete()  # cascades to the Service row and the pairwise subjects
 
@@ -275,8 +301,8 @@ def revoke_pupil_tokens(user_ids: Iterable[int]) -> None:
     """End everything the pupils' former credentials opened at services: authorisation
     codes, access, refresh and ID tokens (userinfo answers 401 from now on)."""
     user_ids = list(user_ids)
-    if user_ids:
-        _delete_tokens(user_id__in=user_ids)
+    for start in range(0, len(user_ids), 500):  # a whole-school change stays within limits
+        _delete_tokens(user_id__in=user_ids[start : start + 500])
 
 
 def may_use_sso(user) -> bool:
