@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install install-dev migrate demo bench clean
+.PHONY: run test lint install install-dev migrate demo bench bench-signin bench-search \
+        bench-import bench-letters bench-reset clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -27,7 +28,7 @@ migrate: install
 	$(BIN)/educompte migrate --noinput
 
 demo: migrate
-	$(BIN)/educompte demo
+	$(BIN)/educompte demo --service-origin http://$(HOST):$(PORT)
 
 ## run: install, migrate the SQLite database under var/, load the demo, serve on 127.0.0.1:8000
 run: demo
@@ -38,6 +39,23 @@ run: demo
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## bench: every benchmark at full size (installs and starts PostgreSQL if needed, loads a
+## million pupils once); writes docs/PERFORMANCE.md. BENCH_SIZE=tiny for a quick check.
+BENCH_SIZE ?= full
+BENCH = $(BIN)/python -m bench.run
+bench: install-dev
+	$(BENCH) all --size $(BENCH_SIZE)
+bench-signin: install-dev
+	$(BENCH) signin --size $(BENCH_SIZE)
+bench-search: install-dev
+	$(BENCH) search --size $(BENCH_SIZE)
+bench-import: install-dev
+	$(BENCH) import --size $(BENCH_SIZE)
+bench-letters: install-dev
+	$(BENCH) letters --size $(BENCH_SIZE)
+bench-reset: install-dev
+	$(BENCH) reset --size $(BENCH_SIZE)
 
 lint: install-dev
 	$(BIN)/ruff check .

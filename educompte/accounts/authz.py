@@ -7,7 +7,10 @@ delegation that ends or is revoked stops working on the agent's next request.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
+from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -29,10 +32,42 @@ def _is_agent(user: object) -> bool:
     return isinstance(user, User) and user.is_authenticated and user.is_active and user.is_agent
 
 
+# Grants already read during the current request, when it changes nothing (see below).
+_READ_ONCE: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "educompte_grants_read_once", default=None
+)
+
+
+@contextlib.contextmanager
+def rights_read_once(enabled: bool = True) -> Iterator[None]:
+    """Within a request that changes nothing (GET, HEAD), read each agent's grants once
+    instead of once per check: the Dépannage page checked them three times (6 of its 15
+    queries, bench/search.py). Grants are still read afresh by every request."""
+    if not enabled:
+        yield
+        return
+    token = _READ_ONCE.set({})
+    try:
+        yield
+    finally:
+        _READ_ONCE.reset(token)
+
+
 def grants(user: object, today: datetime.date | None = None) -> dict[int, set[str]]:
     """Establishment id -> rights held today, from headships and live delegations."""
     if not _is_agent(user):
         return {}
+    memo = _READ_ONCE.get()
+    key = (user.pk, today)
+    if memo is not None and key in memo:
+        return {est_id: set(rights) for est_id, rights in memo[key].items()}
+    result = _read_grants(user, today)
+    if memo is not None:
+        memo[key] = {est_id: set(rights) for est_id, rights in result.items()}
+    return result
+
+
+def _read_grants(user: User, today: datetime.date | None) -> dict[int, set[str]]:
     today = today or timezone.localdate()
     result: dict[int, set[str]] = {}
     heads = Assignment.objects.filter(

@@ -52,6 +52,7 @@ def generate_many(
     names: Sequence[tuple[str, str]],
     taken: Callable[[set[str]], set[str]],
     rng: random.Random | None = None,
+    crowded: dict[str, int] | None = None,
 ) -> list[str]:
     """Identifiers for many pupils (``(first_name, last_name)`` pairs), drawn as
     ``generate`` draws them — ``TRIES`` random numbers per length, a longer number when a
@@ -59,13 +60,17 @@ def generate_many(
     of the round and returns those already used (one database query for a whole batch).
 
     At national scale the three-digit numbers of a common prefix are all used; checking
-    one candidate per pupil and round then took hundreds of rounds per batch."""
+    one candidate per pupil and round then took hundreds of rounds per batch.
+
+    ``crowded`` (prefix -> index in ``DIGITS``), kept by the caller from one batch to the
+    next, remembers the prefixes found full at a length: their later pupils start longer."""
+    crowded = {} if crowded is None else crowded
     # Identifiers are public logins, not secrets: a seeded generator draws them much faster
     # than the system's random source, one call per number.
     draw = (rng or random.Random(secrets.randbits(64))).randrange
     bases = [base_of(first, last) for first, last in names]
     chosen: list[str] = [""] * len(names)
-    level = [0] * len(names)  # index in DIGITS
+    level = [crowded.get(base, 0) for base in bases]  # index in DIGITS
     tries = [0] * len(names)  # draws made at that length
     reserved: set[str] = set()  # chosen for this batch already
     pending = list(range(len(names)))
@@ -88,6 +93,7 @@ def generate_many(
             tries[i] += len(offers[i])
             if tries[i] >= TRIES:
                 level[i], tries[i] = level[i] + 1, 0
+                crowded[bases[i]] = max(crowded.get(bases[i], 0), level[i])
             still.append(i)
         pending = still
     return chosen

@@ -298,11 +298,12 @@ def sign_in_pupil(
     """Check a pupil's credentials behind the sign-in throttling (see accounts.throttling)."""
     now = now or timezone.now()
     identifier = (identifier or "").strip().lower()
-    account = (
-        StudentAccount.objects.select_related("user", "student")
-        .filter(user__username=identifier, user__kind=User.Kind.PUPIL)
-        .first()
-    )
+    # The identifier is unique: a plain [:1], without the ORDER BY that first() adds (this
+    # runs on every sign-in; see bench/signin.py).
+    found = StudentAccount.objects.select_related("user", "student").filter(
+        user__username=identifier, user__kind=User.Kind.PUPIL
+    )[:1]
+    account = next(iter(found), None)
     if account is None:
         verdict = throttling.check(None, ip, now, name=identifier)
         if not verdict.allowed:

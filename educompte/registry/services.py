@@ -80,6 +80,7 @@ class _Context:
             for d in Division.objects.filter(establishment=establishment, school_year=self.year)
         }
         self.mefs: dict[str, Mef] = {}
+        self.crowded: dict[str, int] = {}  # identifier prefixes found full (generate_many)
 
     def division(self, code: str) -> Division | None:
         if not code:
@@ -123,7 +124,7 @@ def _deactivate_accounts(accounts: list[StudentAccount]) -> None:
     credentials_revoked.send(sender=StudentAccount, user_ids=[u.pk for u in users])
 
 
-def _new_identifiers(records: list[PupilRecord]) -> list[str]:
+def _new_identifiers(ctx: _Context, records: list[PupilRecord]) -> list[str]:
     """Free identifiers for a batch: a few database queries per batch, even when the
     prefixes are crowded (identifiers.generate_many)."""
     table = connection.ops.quote_name(User._meta.db_table)
@@ -146,7 +147,9 @@ def _new_identifiers(records: list[PupilRecord]) -> list[str]:
             )
         return found
 
-    return identifiers.generate_many([(r.first_name, r.last_name) for r in records], taken)
+    return identifiers.generate_many(
+        [(r.first_name, r.last_name) for r in records], taken, crowded=ctx.crowded
+    )
 
 
 def _unusable_password() -> str:
@@ -160,7 +163,7 @@ def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> 
     inserts: COPY on PostgreSQL, see core.bulk)."""
     now = timezone.now()
     expires = now + datetime.timedelta(days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS)
-    names = _new_identifiers(records)
+    names = _new_identifiers(ctx, records)
     user_ids = bulk.insert(
         User,
         [

@@ -79,18 +79,20 @@ def establishment_right(right: str) -> Callable[[Callable], Callable]:
         @agent_required
         @functools.wraps(view)
         def wrapper(request: HttpRequest, uai: str, *args, **kwargs) -> HttpResponse:
-            establishment = get_object_or_404(Establishment, uai=uai.upper())
-            if not authz.has_right(request.user, right, establishment):
-                return forbidden(
-                    request,
-                    _(
-                        "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
-                        "Adressez-vous à votre chef d'établissement."
-                    ),
-                )
-            if right in authz.SECOND_FACTOR_RIGHTS and not otp.is_verified(request):
-                return second_factor_redirect(request)
-            return view(request, *args, establishment=establishment, **kwargs)
+            # A page that changes nothing reads the agent's rights once for all its checks.
+            with authz.rights_read_once(request.method in ("GET", "HEAD")):
+                establishment = get_object_or_404(Establishment, uai=uai.upper())
+                if not authz.has_right(request.user, right, establishment):
+                    return forbidden(
+                        request,
+                        _(
+                            "Vous ne disposez pas (ou plus) de ce droit sur cet établissement. "
+                            "Adressez-vous à votre chef d'établissement."
+                        ),
+                    )
+                if right in authz.SECOND_FACTOR_RIGHTS and not otp.is_verified(request):
+                    return second_factor_redirect(request)
+                return view(request, *args, establishment=establishment, **kwargs)
 
         return wrapper
 

@@ -10,6 +10,9 @@ from educompte.schools.services import get_by_uai
 
 
 class Command(BaseCommand):
+    # The system checks (URLs, every app's models) cost half a second at each run and are
+    # not what an import needs: `educompte check` and `migrate` run them.
+    requires_system_checks: list[str] = []
     help = (
         "Import pupils from a SIECLE export (ElevesSansAdresses.xml) or a CSV file: "
         "educompte import-students FILE --uai UAI [--nomenclature FILE] [--dry-run]"
