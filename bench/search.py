@@ -271,6 +271,64 @@ def _uses_index(plan: str) -> bool:
     return "SCAN pupils_student" not in plan.replace('"', "") or "USING" in plan
 
 
+def page_profile(client: Client, url: str, size: dict) -> str:
+    """Split a page's time: the templates (outermost render only; the filter form's
+    fields apart), the SQL queries (wall time as seen by the app), the rest (middleware,
+    session, authorisation, view, model instances). Measured by wrapping those calls."""
+    from django.forms.boundfield import BoundField
+    from django.template.backends.django import Template as BackendTemplate
+
+    acc = {"render": 0.0, "fields": 0.0, "depth": 0}
+    render, as_field_group = BackendTemplate.render, BoundField.as_field_group
+
+    def timed_render(self, context=None, request=None):
+        acc["depth"] += 1
+        t0 = time.perf_counter()
+        try:
+            return render(self, context, request)
+        finally:
+            acc["depth"] -= 1
+            if acc["depth"] == 0:
+                acc["render"] += time.perf_counter() - t0
+
+    def timed_fields(self):
+        t0 = time.perf_counter()
+        try:
+            return as_field_group(self)
+        finally:
+            acc["fields"] += time.perf_counter() - t0
+
+    runs = size["runs"]
+    total = sql = 0.0
+    queries = 0
+    BackendTemplate.render, BoundField.as_field_group = timed_render, timed_fields
+    try:
+        for _ in range(runs):
+            with CaptureQueriesContext(connection) as captured:
+                t0 = time.perf_counter()
+                client.get(url)
+                total += time.perf_counter() - t0
+                done = list(captured.captured_queries)
+            sql += sum(float(q["time"]) for q in done)
+            queries += len(done)
+    finally:
+        BackendTemplate.render, BoundField.as_field_group = render, as_field_group
+
+    def line(label: str, seconds: float) -> str:
+        return f"{label:<52} {seconds / runs * 1000:7.1f} ms  {100 * seconds / total:4.0f} %"
+
+    rest = total - acc["render"] - sql
+    return "\n".join(
+        [
+            line("whole request", total),
+            line("templates (render)", acc["render"]),
+            line("  of which the filter form's four fields", acc["fields"]),
+            line(f"SQL, {queries // runs} queries (time seen by the app)", sql),
+            line("the rest: middleware, session, rights, view, models", rest),
+        ]
+    )
+
+
 def run(ctx: Context) -> Section:
     size = SIZES[ctx.size]
     section = Section("search", figures=[])
@@ -408,6 +466,12 @@ def run(ctx: Context) -> Section:
             )
             sizes = ", ".join(f"{name} {pretty}" for name, pretty in cursor.fetchall())
         section.notes.append(f"Table sizes with their indexes: {sizes}.")
+    est0, client0 = clients[0]
+    section.details.append(
+        "Where the time of a page goes (empty search, first establishment, "
+        f"{size['runs']} more requests, in-process):\n\n"
+        + code_block(page_profile(client0, reverse("depannage:pupils", args=[est0.uai]), size))
+    )
     section.details.append(
         "<details><summary>Query plans (EXPLAIN (ANALYZE, BUFFERS) of the page's main "
         "queries, for the first establishment)</summary>\n\n"
