@@ -32,7 +32,7 @@ class SignInForm(DsfrBaseForm):
     )
 
 
-class ActivationForm(DsfrBaseForm):
+class NewPasswordForm(DsfrBaseForm):
     new_password1 = forms.CharField(
         label=_("Nouveau mot de passe"),
         strip=False,
@@ -45,6 +45,16 @@ class ActivationForm(DsfrBaseForm):
         max_length=256,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        p1, p2 = data.get("new_password1"), data.get("new_password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
+        return data
+
+
+class ActivationForm(NewPasswordForm):
     birth_date = forms.DateField(
         label=_("Date de naissance"),
         help_text=_("Format attendu : jj/mm/aaaa"),
@@ -69,13 +79,6 @@ class ActivationForm(DsfrBaseForm):
     @staticmethod
     def password_rules() -> list[str]:
         return password_validation.password_validators_help_texts()
-
-    def clean(self) -> dict:
-        data = super().clean()
-        p1, p2 = data.get("new_password1"), data.get("new_password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
-        return data
 
 
 class FastSelect(forms.Select):
@@ -209,28 +212,6 @@ class SupportRequestForm(DsfrBaseForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-
-
-class NewPasswordForm(DsfrBaseForm):
-    new_password1 = forms.CharField(
-        label=_("Nouveau mot de passe"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    new_password2 = forms.CharField(
-        label=_("Confirmation du nouveau mot de passe"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        p1, p2 = data.get("new_password1"), data.get("new_password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
-        return data
 
 
 class ChangePasswordForm(NewPasswordForm):
