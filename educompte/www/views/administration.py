@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from educompte.accounts import authz, throttling
+from educompte.accounts import authz
 from educompte.accounts import selectors as account_selectors
 from educompte.accounts import services as account_services
 from educompte.accounts.models import Delegation, Right
@@ -63,9 +63,8 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     filters = search_filters(form)
     qs = selectors.search_pupils(request.user, establishment, filters, Right.ADMINISTRATION)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
-    blocked = throttling.blocked_until([st.account.user_id for st in page.object_list])
     for st in page.object_list:
-        st.account.blocked_until = blocked.get(st.account.user_id)
+        st.account.blocked_until = st.blocked_until
     query = request.GET.copy()
     query.pop("page", None)
     now = timezone.now()

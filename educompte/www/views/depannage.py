@@ -10,10 +10,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from educompte.accounts import throttling
 from educompte.accounts.models import Right
 from educompte.core.net import client_ip
 from educompte.pupils import recovery, selectors, services
@@ -21,6 +21,7 @@ from educompte.pupils.models import AccountState
 from educompte.schools.models import Establishment
 from educompte.www.access import establishment_right
 from educompte.www.forms import PupilSearchForm
+from educompte.www.rows import PupilRow, depannage_rows, hidden_ids
 
 _JUST_RESET = "educompte.just_reset"
 _BATCHES = "educompte.reset_batches"
@@ -51,15 +52,15 @@ def limit_message(exc: services.ResetLimitReached) -> str:
     ) % {"limit": exc.limit, "remaining": exc.remaining}
 
 
-def _row(student, blocked: dict) -> dict:
+def _row(student, now) -> PupilRow:
     account = student.account
-    return {
-        "student": student,
-        "account": account,
-        "password": services.provisional_password(account),
-        "expired": services.provisional_expired(account),
-        "blocked_until": blocked.get(account.user_id),
-    }
+    return PupilRow(
+        student=student,
+        account=account,
+        password=services.provisional_password(account),
+        expired=services.provisional_expired(account, now),
+        blocked_until=student.blocked_until,
+    )
 
 
 @establishment_right(Right.DEPANNAGE)
@@ -91,12 +92,13 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     qs = selectors.search_pupils(request.user, establishment, filters)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
     students = list(page.object_list)
-    blocked = throttling.blocked_until([s.account.user_id for s in students])
-    rows = [_row(s, blocked) for s in students]
+    now = timezone.now()
+    rows = [_row(s, now) for s in students]
 
     banner = _banner(request, establishment)
     query = request.GET.copy()
     query.pop("page", None)
+    querystring = query.urlencode()
     sort_links = {}
     for key in ("nom", "classe"):
         q = query.copy()
@@ -110,6 +112,9 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": rows,
+            "rows_html": depannage_rows(rows, establishment.uai, querystring),
+            "page_ids": hidden_ids(rows),
+            "blocked_rows": [r for r in rows if r.blocked_until],
             "banner": banner,
             "request_count": recovery.open_request_counts([establishment.pk]).get(
                 establishment.pk, 0
@@ -117,7 +122,7 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "sort": filters.sort,
             "sort_links": sort_links,
             "states": AccountState,
-            "querystring": query.urlencode(),
+            "querystring": querystring,
         },
     )
 
