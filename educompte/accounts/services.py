@@ -250,5 +250,5 @@ def sign_in_agent(
     if not agent.check_password(password):
         verdict = throttling.record_failure(agent.pk, ip, now)
         return AgentSignIn(None, None if verdict.allowed else verdict.retry_at)
-    throttling.record_success(agent.pk, ip)
+    throttling.record_success(agent.pk, ip, verdict)
     return AgentSignIn(agent)

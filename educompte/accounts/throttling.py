@@ -48,6 +48,9 @@ class Verdict:
     allowed: bool
     retry_at: datetime.datetime | None = None
     reason: str = ""  # "pair", "account" or "address"
+    # Whether check() saw failures of this account from this address, that a success must
+    # clear; False spares the DELETE on nearly every sign-in.
+    pair_failures: bool = False
 
 
 ALLOWED = Verdict(True)
@@ -97,13 +100,19 @@ def check(
     if user_id is not None or name is not None:
         subject = _subject(user_id, name)
         keys += [_pair_key(subject, ip), _account_key(subject)]
-    blocking = ThrottleCounter.objects.filter(key__in=keys, locked_until__gt=now)
+    pair_key = keys[1] if len(keys) > 1 else None
     latest = None
     reason = ""
-    for counter in blocking:
-        if latest is None or counter.locked_until > latest:
-            latest, reason = counter.locked_until, counter.kind
-    return Verdict(False, latest, reason) if latest else ALLOWED
+    pair_failures = False
+    for key, kind, locked_until in ThrottleCounter.objects.filter(key__in=keys).values_list(
+        "key", "kind", "locked_until"
+    ):
+        pair_failures = pair_failures or key == pair_key
+        if locked_until and locked_until > now and (latest is None or locked_until > latest):
+            latest, reason = locked_until, kind
+    if latest:
+        return Verdict(False, latest, reason, pair_failures)
+    return Verdict(True, pair_failures=True) if pair_failures else ALLOWED
 
 
 def _count_address_failure(ip: str, now: datetime.datetime) -> Verdict:
@@ -185,11 +194,14 @@ def record_failure(
     return max(verdicts, key=lambda v: v.retry_at) if verdicts else ALLOWED
 
 
-def record_success(user_id: int, ip: str) -> None:
+def record_success(user_id: int, ip: str, verdict: Verdict | None = None) -> None:
     """A right password from this address: its consecutive failures start again from zero.
 
-    One plain statement (no cascade to collect, no transaction of its own): it runs on
-    every successful sign-in and nearly always finds nothing to delete."""
+    Nothing to do when ``verdict`` (this attempt's check) saw no such failures — the usual
+    case; otherwise one plain statement (no cascade to collect, no transaction of its own).
+    A failure counted by a concurrent attempt in between stays: the next success clears it."""
+    if verdict is not None and not verdict.pair_failures:
+        return
     qn = connection.ops.quote_name
     table, column = (
         qn(ThrottleCounter._meta.db_table),

@@ -337,7 +337,7 @@ def sign_in_pupil(
             return SignInResult(SignIn.LOCKED, account, retry_at=verdict.retry_at)
         return SignInResult(SignIn.FAILED)
 
-    throttling.record_success(account.user_id, ip)
+    throttling.record_success(account.user_id, ip, verdict)
     if outcome == SignIn.ACTIVATE and provisional_expired(account, now):
         return SignInResult(SignIn.EXPIRED, account)
     return SignInResult(outcome, account)
