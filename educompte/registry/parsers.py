@@ -9,6 +9,7 @@ cannot expand entities or make the server fetch anything.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -21,6 +22,8 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+
+from educompte.registry.scratch import DiskMap, Scratch
 
 MAX_PROBLEMS = 200
 # Column sizes of the database (Student.registry_id, names, Division.code).
@@ -88,13 +91,20 @@ def _text(element: Element | None, tag: str) -> str:
 
 
 class _Collector:
-    """Validation shared by every format: required fields, dates, duplicate ids."""
+    """Validation shared by every format: required fields, dates, duplicate ids.
+
+    The ids and INEs already read are kept on disk (``scratch``): in memory they made the
+    import's peak grow with the file. ``close()`` once the file is read."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.total_problems = 0
-        self.seen_ids: set[str] = set()
-        self.seen_ines: set[str] = set()
+        self._scratch = Scratch()
+        self.seen_ids = self._scratch.set()
+        self.seen_ines = self._scratch.set()
+
+    def close(self) -> None:
+        self._scratch.close()
 
     def add(self, ref: str, reason: str) -> None:
         self.total_problems += 1
@@ -111,22 +121,20 @@ class _Collector:
         elif len(registry_id) > MAX_ID:
             self.add(ref, f"identifiant d'élève trop long ({MAX_ID} caractères au plus)")
             ok = False
-        elif registry_id in self.seen_ids:
+        elif not self.seen_ids.add(registry_id):  # only well-formed ids can be duplicates
             self.add(ref, f"identifiant d'élève {registry_id} en double")
             ok = False
         for label, value in (("nom", last), ("prénom", first)):
             if len(value) > MAX_NAME:
                 self.add(ref, f"{label} trop long ({MAX_NAME} caractères au plus)")
                 ok = False
-        self.seen_ids.add(registry_id)
         if ine:
             if not _INE_RE.match(ine):
                 self.add(ref, f"INE « {ine} » invalide (11 caractères attendus)")
                 ok = False
-            elif ine in self.seen_ines:
+            elif not self.seen_ines.add(ine):
                 self.add(ref, f"INE {ine} en double")
                 ok = False
-            self.seen_ines.add(ine)
         if not last:
             self.add(ref, "nom de famille manquant")
             ok = False
@@ -166,6 +174,9 @@ class RegistrySource:
 
     def records(self) -> Iterator[PupilRecord]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Drop what ``validate`` kept for ``records`` (run_import calls it at the end)."""
 
 
 def _open(source: str | Path | bytes | BinaryIO) -> BinaryIO:
@@ -214,15 +225,35 @@ class SieclePupils(RegistrySource):
     ):
         self.source = source
         self.mef_labels = mef_labels or {}
-        self.divisions: dict[str, str] = {}
+        # ELEVE_ID -> class code, read by validate() (the classes come after the pupils),
+        # kept on disk until records() has used it.
+        self._scratch: Scratch | None = None
+        self.divisions: DiskMap | None = None
         self.uaj = ""
 
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+
     def validate(self, expected_uai: str) -> int:
+        self.close()  # validated again: start afresh
+        self._scratch = Scratch()
+        self.divisions = self._scratch.map()
         col = _Collector()
+        try:
+            return self._validate(col, expected_uai)
+        except BaseException:
+            self.close()  # refused: records() will not be asked for
+            raise
+        finally:
+            col.close()
+
+    def _validate(self, col: _Collector, expected_uai: str) -> int:
+        assert self.divisions is not None
         count = 0
         root_checked = False
         fatal: list[str] = []
-        codes: dict[str, str] = {}  # one string per class code, shared by its pupils
         open_elements: list[Element] = []
         for event, el in _xml_events(self.source, fatal.append):
             if event == "start":
@@ -260,8 +291,7 @@ class SieclePupils(RegistrySource):
                 eleve_id = (el.get("ELEVE_ID") or "").strip()
                 for structure in el.findall("STRUCTURE"):
                     if _text(structure, "TYPE_STRUCTURE") == "D":
-                        code = _text(structure, "CODE_STRUCTURE")
-                        self.divisions[eleve_id] = codes.setdefault(code, code)
+                        self.divisions[eleve_id] = _text(structure, "CODE_STRUCTURE")
                 _drop(el, open_elements)
         if fatal:
             raise BadFile([Problem("fichier", fatal[0])])
@@ -285,6 +315,7 @@ class SieclePupils(RegistrySource):
     def records(self) -> Iterator[PupilRecord]:
         count = 0
         open_elements: list[Element] = []
+        divisions = self.divisions
         # No further than the pupils: validate() has read the classes and checked the file.
         for event, el in _xml_events(self.source, lambda msg: None):
             if event == "start":
@@ -307,7 +338,9 @@ class SieclePupils(RegistrySource):
                 birth_date=_date(_text(el, "DATE_NAISS")),
                 mef_code=mef_code,
                 mef_label=self.mef_labels.get(mef_code, ""),
-                division_code=self.divisions.get(registry_id, "")[:MAX_CLASS],
+                division_code=(
+                    divisions.get(registry_id, "")[:MAX_CLASS] if divisions is not None else ""
+                ),
                 left_on=_date(_text(el, "DATE_SORTIE")),
             )
             _drop(el, open_elements)
@@ -345,45 +378,87 @@ CSV_COLUMNS = [
 CSV_REQUIRED = {"id_eleve", "nom", "prenom", "date_naissance"}
 
 
-def _decode(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252 — what spreadsheets write."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8) :].decode("utf-8")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252")
+_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
+
+
+def _csv_encoding(fh: BinaryIO) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252 — what spreadsheets write. The whole
+    file is decoded a chunk at a time (never held in memory); UnicodeDecodeError if
+    neither fits."""
+    with_bom = fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    error: UnicodeDecodeError | None = None
+    for encoding in ("utf-8-sig",) if with_bom else ("utf-8", "cp1252"):
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            error = exc
+            continue
+        return encoding
+    assert error is not None
+    raise error
 
 
 class CsvPupils(RegistrySource):
     """Educompte's CSV (documented in docs/IMPORT.md): a header line naming the columns,
-    ';' or ',' separated, UTF-8 or Windows-1252."""
+    ';' or ',' separated, UTF-8 or Windows-1252.
+
+    The file is read as a stream at each pass (encoding, validation, records) rather than
+    decoded once into memory: its text would make the import's peak grow with the file."""
 
     kind = "csv"
 
     def __init__(self, source: str | Path | bytes | BinaryIO):
-        with _open(source) as fh:
-            raw = fh.read()
-        try:
-            self.text = _decode(raw)
-        except UnicodeDecodeError as exc:
-            raise BadFile(
-                [Problem("fichier", "encodage non reconnu (UTF-8 ou Windows-1252 attendu)")]
-            ) from exc
-        first = self.text.split("\n", 1)[0]
+        self.source = source
+        with self._binary() as fh:
+            try:
+                self.encoding = _csv_encoding(fh)
+            except UnicodeDecodeError as exc:
+                raise BadFile(
+                    [Problem("fichier", "encodage non reconnu (UTF-8 ou Windows-1252 attendu)")]
+                ) from exc
+        with self._text() as text:
+            first = ""
+            while "\n" not in first and (chunk := text.read(_CHUNK)):
+                first += chunk
+        first = first.split("\n", 1)[0]
         self.delimiter = ";" if first.count(";") >= first.count(",") else ","
 
+    @contextlib.contextmanager
+    def _binary(self) -> Iterator[BinaryIO]:
+        """The file from its start; closed afterwards only if opened here."""
+        fh = _open(self.source)
+        try:
+            yield fh
+        finally:
+            if isinstance(self.source, str | Path):
+                fh.close()
+
+    @contextlib.contextmanager
+    def _text(self) -> Iterator[io.TextIOWrapper]:
+        # newline="": the csv module handles line ends (and line breaks inside quotes).
+        with self._binary() as fh:
+            text = io.TextIOWrapper(fh, encoding=self.encoding, newline="")
+            try:
+                yield text
+            finally:
+                text.detach()  # leave the binary file to _binary()
+
     def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        reader = csv.DictReader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
-        reader.fieldnames = [f.strip().lower() for f in (reader.fieldnames or [])]
-        for row in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+        with self._text() as text:
+            reader = csv.DictReader(text, delimiter=self.delimiter)
+            reader.fieldnames = [f.strip().lower() for f in (reader.fieldnames or [])]
+            for row in reader:
+                yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
 
     def validate(self, expected_uai: str) -> int:
-        header = [
-            h.strip().lower()
-            for h in next(csv.reader(io.StringIO(self.text), delimiter=self.delimiter), [])
-        ]
+        with self._text() as text:
+            header = [
+                h.strip().lower() for h in next(csv.reader(text, delimiter=self.delimiter), [])
+            ]
         missing = CSV_REQUIRED - set(header)
         if missing:
             raise BadFile(
@@ -398,17 +473,20 @@ class CsvPupils(RegistrySource):
             )
         col = _Collector()
         count = 0
-        for line, row in self._rows():
-            count += 1
-            col.check(
-                f"ligne {line}",
-                row.get("id_eleve", ""),
-                row.get("ine", "").upper(),
-                row.get("nom", ""),
-                row.get("prenom", ""),
-                row.get("date_naissance", ""),
-                row.get("date_sortie", ""),
-            )
+        try:
+            for line, row in self._rows():
+                count += 1
+                col.check(
+                    f"ligne {line}",
+                    row.get("id_eleve", ""),
+                    row.get("ine", "").upper(),
+                    row.get("nom", ""),
+                    row.get("prenom", ""),
+                    row.get("date_naissance", ""),
+                    row.get("date_sortie", ""),
+                )
+        finally:
+            col.close()
         col.raise_if_any()
         return count
 

@@ -31,6 +31,7 @@ from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.services import encryption_context, issue_provisional_password
 from educompte.pupils.signals import credentials_revoked
 from educompte.registry.parsers import PupilRecord, RegistrySource
+from educompte.registry.scratch import DiskSequence, DiskSet, Scratch
 from educompte.schools.models import Division, Establishment, Mef, school_year_of
 
 BATCH = 1000
@@ -69,26 +70,28 @@ def _batches(records: Iterator[PupilRecord], size: int) -> Iterator[list[PupilRe
 
 
 class _Context:
-    """Per-import caches of classes and MEFs, created on first use."""
+    """Per-import caches of classes (code -> id: a model instance per class would grow with
+    a big file's hundreds of classes) and MEFs, created on first use."""
 
     def __init__(self, establishment: Establishment, today: datetime.date) -> None:
         self.establishment = establishment
         self.today = today
         self.year = school_year_of(today)
-        self.divisions = {
-            d.code: d
-            for d in Division.objects.filter(establishment=establishment, school_year=self.year)
-        }
+        self.divisions: dict[str, int] = dict(
+            Division.objects.filter(establishment=establishment, school_year=self.year)
+            .order_by()
+            .values_list("code", "pk")
+        )
         self.mefs: dict[str, Mef] = {}
         self.crowded: dict[str, int] = {}  # identifier prefixes found full (generate_many)
 
-    def division(self, code: str) -> Division | None:
+    def division_id(self, code: str) -> int | None:
         if not code:
             return None
         if code not in self.divisions:
             self.divisions[code] = Division.objects.create(
                 establishment=self.establishment, code=code[:30], school_year=self.year
-            )
+            ).pk
         return self.divisions[code]
 
     def mef(self, code: str, label: str) -> Mef | None:
@@ -179,7 +182,6 @@ def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> 
     )
     student_rows = []
     for rec in records:
-        division = ctx.division(rec.division_code)
         mef = ctx.mef(rec.mef_code, rec.mef_label)
         student_rows.append(
             {
@@ -189,7 +191,7 @@ def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> 
                 "last_name": rec.last_name[:100],
                 "first_name": rec.first_name[:100],
                 "birth_date": rec.birth_date,
-                "division_id": division.pk if division else None,
+                "division_id": ctx.division_id(rec.division_code),
                 "mef_id": mef.pk if mef else None,
                 "left_on": rec.left_on,
                 "search_name": normalize(f"{rec.last_name} {rec.first_name}"),
@@ -219,7 +221,7 @@ def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> 
 
 
 def _apply_batch(
-    ctx: _Context, batch: list[PupilRecord], report: ImportReport, seen: set[int]
+    ctx: _Context, batch: list[PupilRecord], report: ImportReport, seen: DiskSet
 ) -> None:
     ines = [r.ine for r in batch if r.ine]
     by_ine = (
@@ -254,7 +256,6 @@ def _apply_batch(
         seen.add(student.pk)
         account = student.account
         label = f"{rec.last_name} {rec.first_name}"
-        division = ctx.division(rec.division_code)
         mef = ctx.mef(rec.mef_code, rec.mef_label)
         wanted = {
             "establishment_id": ctx.establishment.pk,
@@ -263,7 +264,7 @@ def _apply_batch(
             "last_name": rec.last_name[:100],
             "first_name": rec.first_name[:100],
             "birth_date": rec.birth_date,
-            "division_id": division.pk if division else None,
+            "division_id": ctx.division_id(rec.division_code),
             "mef_id": mef.pk if mef else None,
             "left_on": rec.left_on,
         }
@@ -317,16 +318,20 @@ def _apply_batch(
         seen.update(_create(ctx, new, report))
 
 
-def _deactivate_absent(ctx: _Context, seen: set[int], report: ImportReport) -> None:
-    """A complete export lists every pupil: the others have left."""
+def _deactivate_absent(
+    ctx: _Context, seen: DiskSet, absent: DiskSequence, report: ImportReport
+) -> None:
+    """A complete export lists every pupil: the others have left. ``absent`` (empty, on
+    disk) collects them first: the accounts are not changed while the query reads them."""
     present = (
         StudentAccount.objects.filter(student__establishment=ctx.establishment)
         .exclude(state=AccountState.DEACTIVATED)
         .values_list("student_id", flat=True)
     )
-    absent = [pk for pk in present.iterator(chunk_size=5000) if pk not in seen]
-    for start in range(0, len(absent), BATCH):
-        chunk = absent[start : start + BATCH]
+    for pk in present.iterator(chunk_size=5000):
+        if pk not in seen:
+            absent.append(pk)
+    for chunk in absent.chunks(BATCH):
         students = list(Student.objects.filter(pk__in=chunk).select_related("account__user"))
         for student in students:
             student.left_on = ctx.today
@@ -355,10 +360,32 @@ def run_import(
     problem. ``operator=True`` is for the command line, which has no agent to authorise."""
     if not operator:
         authz.authorize(actor, Right.ADMINISTRATION, establishment)
+    # The source and the scratch database keep, on disk, what grows with the number of
+    # pupils: the import's memory stays the same for 2 000 or 200 000 pupils.
+    scratch = Scratch()
+    try:
+        return _validate_and_apply(
+            establishment, source, scratch, actor, complete, dry_run, today, progress
+        )
+    finally:
+        source.close()
+        scratch.close()
+
+
+def _validate_and_apply(
+    establishment: Establishment,
+    source: RegistrySource,
+    scratch: Scratch,
+    actor: User | None,
+    complete: bool,
+    dry_run: bool,
+    today: datetime.date | None,
+    progress: Callable[[int, int], None] | None,
+) -> ImportReport:
     total = source.validate(establishment.uai)
     report = ImportReport(total=total, dry_run=dry_run)
     today = today or timezone.localdate()
-    seen: set[int] = set()
+    seen = scratch.set("INTEGER")  # ids of the students listed by the file
     done = 0
     try:
         with transaction.atomic():
@@ -369,7 +396,7 @@ def run_import(
                 if progress:
                     progress(done, total)
             if complete:
-                _deactivate_absent(ctx, seen, report)
+                _deactivate_absent(ctx, seen, scratch.sequence(), report)
             if dry_run:
                 raise _Rollback
             record(
