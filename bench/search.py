@@ -150,7 +150,7 @@ def restore_indexes() -> None:
 @contextlib.contextmanager
 def without_secondary_indexes(ctx: Context):
     """Drop the indexes that back no constraint during a big load and build them once at
-    the end (much faster than maintaining a trigram index row by row). Their definitions
+    the end (much faster than maintaining each index row by row). Their definitions
     are kept in a file until they are back, so an interrupted load cannot lose them."""
     with connection.cursor() as cursor:
         cursor.execute(

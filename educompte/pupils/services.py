@@ -300,7 +300,7 @@ def sign_in_pupil(
     identifier = (identifier or "").strip().lower()
     # The identifier is unique: a plain [:1], without the ORDER BY that first() adds (this
     # runs on every sign-in; see bench/signin.py).
-    found = StudentAccount.objects.select_related("user", "student").filter(
+    found = StudentAccount.objects.select_related("user").filter(
         user__username=identifier, user__kind=User.Kind.PUPIL
     )[:1]
     account = next(iter(found), None)
