@@ -5,6 +5,7 @@ from html import escape
 from django import forms
 from django.contrib.auth import password_validation
 from django.forms.utils import flatatt
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
@@ -98,7 +99,9 @@ class FastSelect(forms.Select):
             if option in selected:
                 mark = " selected"
                 selected = ()  # like Django: a single select marks its first match only
-            parts.append(f'<option value="{escape(option)}"{mark}>{escape(str(label))}</option>')
+            parts.append(
+                f'<option value="{escape(option)}"{mark}>{conditional_escape(label)}</option>'
+            )
         parts.append("</select>")
         return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
 
