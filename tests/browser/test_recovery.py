@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "
 NEW_PASSPHRASE = "quatre chevaux bleus sous la pluie"
 ADDRESS = "famille.eleve@example.org"
 PASSWORD_RE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{10}$")
+
+
 # base.html has no mobile menu links, so DSFR's HeaderLinks.init() dereferences null on
 # every page (see test_journey.py); only that exact error is tolerated.
 def collect_errors(page: Page) -> list[str]:
