@@ -837,9 +837,9 @@ def test_search_rows_hold_every_listed_value_in_one_query(college, quick_delegat
             (
                 s.full_name,
                 s.last_name,
-                s.division.code if s.division_id else None,
+                s.division_code,
                 s.account.pk,
-                s.account.identifier,
+                s.identifier,
                 s.account.state,
                 s.account.email,
                 s.account.email_confirmed,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import functools
 from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Q, Value
+from django.db import connection
 from django.utils import timezone
 
 from educompte.accounts.models import Assignment, Delegation, Right, User
@@ -67,36 +68,44 @@ def grants(user: object, today: datetime.date | None = None) -> dict[int, set[st
     return result
 
 
+# Headships (an empty right) and live delegations in one statement. Written in SQL: the
+# ORM spent more time composing this UNION than the database took to answer it (a tenth
+# of a Dépannage page, bench/search.py). Table and column names come from the models.
+@functools.cache
+def _grants_sql() -> str:
+    qn = connection.ops.quote_name
+    a, d, e = (m._meta for m in (Assignment, Delegation, Establishment))
+
+    def col(meta, name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    return (
+        f"SELECT a.{col(a, 'establishment')}, '' FROM {qn(a.db_table)} a "  # noqa: S608
+        f"JOIN {qn(e.db_table)} e ON e.{col(e, 'id')} = a.{col(a, 'establishment')} "
+        f"WHERE a.{col(a, 'agent')} = %s AND a.{col(a, 'role')} = %s "
+        f"AND a.{col(a, 'start')} <= %s "
+        f"AND (a.{col(a, 'end')} IS NULL OR a.{col(a, 'end')} >= %s) "
+        f"AND e.{col(e, 'closed_at')} IS NULL "
+        f"UNION ALL "
+        f"SELECT d.{col(d, 'establishment')}, d.{col(d, 'right')} FROM {qn(d.db_table)} d "
+        f"JOIN {qn(e.db_table)} e ON e.{col(e, 'id')} = d.{col(d, 'establishment')} "
+        f"WHERE d.{col(d, 'agent')} = %s AND d.{col(d, 'start')} <= %s "
+        f"AND d.{col(d, 'end')} >= %s AND d.{col(d, 'revoked_at')} IS NULL "
+        f"AND e.{col(e, 'closed_at')} IS NULL"
+    )
+
+
 def _read_grants(user: User, today: datetime.date | None) -> dict[int, set[str]]:
-    today = today or timezone.localdate()
-    # Headships (marked by an empty right) and live delegations in one query.
-    heads = (
-        Assignment.objects.filter(
-            Q(end__isnull=True) | Q(end__gte=today),
-            agent=user,
-            role=Assignment.Role.HEAD,
-            start__lte=today,
-            establishment__closed_at__isnull=True,
+    day = connection.ops.adapt_datefield_value(today or timezone.localdate())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _grants_sql(), [user.pk, Assignment.Role.HEAD.value, day, day, user.pk, day, day]
         )
-        .annotate(right=Value("", output_field=CharField()))
-        .values_list("establishment_id", "right")
-        .order_by()  # SQLite refuses an ORDER BY inside a UNION
-    )
-    delegated = (
-        Delegation.objects.filter(
-            agent=user,
-            start__lte=today,
-            end__gte=today,
-            revoked_at__isnull=True,
-            establishment__closed_at__isnull=True,
-        )
-        .values_list("establishment_id", "right")
-        .order_by()
-    )
+        rows = cursor.fetchall()
     result: dict[int, set[str]] = {}
-    for est_id, right in heads.union(delegated, all=True):
+    for est_id, right in rows:
         rights = result.setdefault(est_id, set())
-        if right == "":
+        if not right:
             rights.update(HEAD_RIGHTS)
         else:
             rights.add(right)

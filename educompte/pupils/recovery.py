@@ -291,6 +291,13 @@ def open_requests(agent: User, establishment: Establishment) -> list[SupportRequ
     )
 
 
+def open_request_count(establishment_id: int) -> int:
+    """Open requests of one establishment (the console's tab badge, on every page)."""
+    return SupportRequest.objects.filter(
+        establishment_id=establishment_id, status=SupportRequest.Status.OPEN
+    ).count()
+
+
 def open_request_counts(establishment_ids: list[int]) -> dict[int, int]:
     from django.db.models import Count
 

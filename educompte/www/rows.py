@@ -120,7 +120,7 @@ def depannage_rows(rows: Iterable[PupilRow], uai: str, querystring: str) -> Safe
                 f'<a class="fr-btn fr-btn--sm fr-btn--tertiary ec-reset" href="{url}?{back}" '
                 f'data-reset-url="{url}" data-pupil="{name}">{text["reset"]}</a>'
             )
-        division = esc(s.division.code) if s.division_id else "—"
+        division = esc(s.division_code) if s.division_code else "—"
         select = text["select"] % {"name": name}
         rows_html.append(
             f'<tr data-account="{a.pk}"><td class="fr-cell--fixed">'
@@ -129,7 +129,7 @@ def depannage_rows(rows: Iterable[PupilRow], uai: str, querystring: str) -> Safe
             f'class="ec-row-select"><label class="fr-label" for="sel-{a.pk}">'
             f'<span class="fr-sr-only">{select}</span></label></div></td>'
             f'<td><span class="ec-last-name">{esc(s.last_name)}</span> {esc(s.first_name)}</td>'
-            f'<td>{division}</td><td class="ec-mono">{esc(a.identifier)}</td>'
+            f'<td>{division}</td><td class="ec-mono">{esc(s.identifier)}</td>'
             f"<td>{password}</td><td>{state}</td><td>{email}</td><td>{action}</td></tr>\n"
         )
     return mark_safe("".join(rows_html))  # noqa: S308 - every value above is escaped

@@ -116,9 +116,7 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "page_ids": hidden_ids(rows),
             "blocked_rows": [r for r in rows if r.blocked_until],
             "banner": banner,
-            "request_count": recovery.open_request_counts([establishment.pk]).get(
-                establishment.pk, 0
-            ),
+            "request_count": recovery.open_request_count(establishment.pk),
             "sort": filters.sort,
             "sort_links": sort_links,
             "states": AccountState,
