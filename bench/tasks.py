@@ -109,6 +109,7 @@ def profile_signin(ids: list[str], count: int) -> str:
     for _ in range(count):
         check_password(SIGNIN_PASSWORD, encoded)
     per_check = (time.perf_counter() - started) / count
+    floor = _floor(client, count)
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(count):
@@ -128,6 +129,8 @@ def profile_signin(ids: list[str], count: int) -> str:
         f"  Argon2id check_password alone: {per_check * 1000:.1f} ms",
         f"  everything else: {(per_request - per_check) * 1000:.1f} ms "
         f"({100 * (per_request - per_check) / per_request:.0f} % of the request)",
+        f"  floor: a POST through the same middleware that writes a new session and "
+        f"redirects (bench/floor_urls.py): {floor * 1000:.1f} ms",
         f"{len(queries)} SQL queries per successful sign-in:",
     ]
     for query in queries:
@@ -136,6 +139,25 @@ def profile_signin(ids: list[str], count: int) -> str:
     lines.append("cProfile, functions by own time:")
     lines += ["  " + line for line in top[-14:]]
     return "\n".join(lines)
+
+
+def _floor(client, count: int) -> float:
+    """Seconds per request of bench/floor_urls.py through the same client and middleware."""
+    import time
+
+    from django.test.utils import override_settings
+
+    with override_settings(ROOT_URLCONF="bench.floor_urls"):
+        for _ in range(5):
+            client.cookies.clear()
+            client.post("/connexion/")
+        started = time.perf_counter()
+        for _ in range(count):
+            client.cookies.clear()
+            response = client.post("/connexion/")
+            if response.status_code != 302:
+                raise RuntimeError(f"the floor view answered {response.status_code}")
+        return (time.perf_counter() - started) / count
 
 
 def main(argv: list[str] | None = None) -> int:
