@@ -10,6 +10,7 @@ template), for heads of several establishments in turn.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import time
@@ -25,6 +26,7 @@ from django.urls import reverse
 from bench import loader
 from bench.common import Context, Figure, Section, code_block, num, percentile
 from educompte.accounts.models import Assignment, User
+from educompte.core.runtime import freeze_loaded_objects
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.schools.models import Division, Establishment
 
@@ -338,6 +340,16 @@ def run(ctx: Context) -> Section:
         Establishment.objects.filter(name__startswith=NAME).order_by("uai")[: size["heads"]]
     )
     heads = _heads(establishments)
+    # The app loaded, as in a gunicorn worker (educompte/wsgi.py); undone at the end, for
+    # the process (a test run) may go on with other work.
+    freeze_loaded_objects()
+    try:
+        return _measure(ctx, section, size, how, started, establishments, heads)
+    finally:
+        gc.unfreeze()
+
+
+def _measure(ctx, section, size, how, started, establishments, heads) -> Section:
     clients = []
     for est, head in zip(establishments, heads, strict=True):
         client = Client(HTTP_HOST="localhost")

@@ -10,7 +10,9 @@ of its time before the HTTP run and half after, so that both see the same machin
 Two runs: first the app's own cores (gunicorn and bare Argon2id pinned to three quarters
 of the cores, PostgreSQL and wrk to the rest, as other machines hold them in a
 deployment), which the target is judged on; then everything on all cores, as on a
-single-machine installation. On one core, only the second.
+single-machine installation. On one core, only the second. The tables are vacuumed
+first (``bench.tasks.quiesce``), so that no autovacuum left by an earlier scenario's
+imports runs during the measurement.
 """
 
 from __future__ import annotations
