@@ -45,10 +45,12 @@ class PupilRow:
 
 
 class _Urls:
-    """One ``reverse()`` per URL name and page; each row substitutes its account id."""
+    """One ``reverse()`` per URL name and page; each row substitutes its account id. The
+    parts are escaped for HTML attributes once, here."""
 
     def __init__(self, name: str, uai: str) -> None:
-        self._prefix, self._suffix = reverse(name, args=[uai, _SENTINEL]).split(str(_SENTINEL))
+        url = esc(reverse(name, args=[uai, _SENTINEL]))
+        self._prefix, self._suffix = url.split(str(_SENTINEL))
 
     def __call__(self, account_id: int) -> str:
         return f"{self._prefix}{account_id}{self._suffix}"
