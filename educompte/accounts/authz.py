@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from educompte.accounts.models import Assignment, Delegation, Right, User
+from educompte.core.sql import column, table
 from educompte.schools.models import Establishment
 
 # Held by heads of establishment only, never delegated: granting and revoking delegations.
@@ -73,25 +74,25 @@ def grants(user: object, today: datetime.date | None = None) -> dict[int, set[st
 # of a Dépannage page, bench/search.py). Table and column names come from the models.
 @functools.cache
 def _grants_sql() -> str:
-    qn = connection.ops.quote_name
-    a, d, e = (m._meta for m in (Assignment, Delegation, Establishment))
+    def a(field: str) -> str:
+        return column(Assignment, field, "a")
 
-    def col(meta, name: str) -> str:
-        return qn(meta.get_field(name).column)
+    def d(field: str) -> str:
+        return column(Delegation, field, "d")
+
+    def e(field: str) -> str:
+        return column(Establishment, field, "e")
 
     return (
-        f"SELECT a.{col(a, 'establishment')}, '' FROM {qn(a.db_table)} a "  # noqa: S608
-        f"JOIN {qn(e.db_table)} e ON e.{col(e, 'id')} = a.{col(a, 'establishment')} "
-        f"WHERE a.{col(a, 'agent')} = %s AND a.{col(a, 'role')} = %s "
-        f"AND a.{col(a, 'start')} <= %s "
-        f"AND (a.{col(a, 'end')} IS NULL OR a.{col(a, 'end')} >= %s) "
-        f"AND e.{col(e, 'closed_at')} IS NULL "
+        f"SELECT {a('establishment')}, '' FROM {table(Assignment)} a "  # noqa: S608
+        f"JOIN {table(Establishment)} e ON {e('id')} = {a('establishment')} "
+        f"WHERE {a('agent')} = %s AND {a('role')} = %s AND {a('start')} <= %s "
+        f"AND ({a('end')} IS NULL OR {a('end')} >= %s) AND {e('closed_at')} IS NULL "
         f"UNION ALL "
-        f"SELECT d.{col(d, 'establishment')}, d.{col(d, 'right')} FROM {qn(d.db_table)} d "
-        f"JOIN {qn(e.db_table)} e ON e.{col(e, 'id')} = d.{col(d, 'establishment')} "
-        f"WHERE d.{col(d, 'agent')} = %s AND d.{col(d, 'start')} <= %s "
-        f"AND d.{col(d, 'end')} >= %s AND d.{col(d, 'revoked_at')} IS NULL "
-        f"AND e.{col(e, 'closed_at')} IS NULL"
+        f"SELECT {d('establishment')}, {d('right')} FROM {table(Delegation)} d "
+        f"JOIN {table(Establishment)} e ON {e('id')} = {d('establishment')} "
+        f"WHERE {d('agent')} = %s AND {d('start')} <= %s AND {d('end')} >= %s "
+        f"AND {d('revoked_at')} IS NULL AND {e('closed_at')} IS NULL"
     )
 
 

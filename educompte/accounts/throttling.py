@@ -28,6 +28,7 @@ from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from educompte.accounts.models import SignInFailure, ThrottleCounter
+from educompte.core.sql import column, table
 
 FREE_FAILURES = 5
 MAX_DELAY = datetime.timedelta(hours=1)
@@ -202,16 +203,10 @@ def record_success(user_id: int, ip: str, verdict: Verdict | None = None) -> Non
     A failure counted by a concurrent attempt in between stays: the next success clears it."""
     if verdict is not None and not verdict.pair_failures:
         return
-    qn = connection.ops.quote_name
-    table, column = (
-        qn(ThrottleCounter._meta.db_table),
-        qn(ThrottleCounter._meta.get_field("key").column),
-    )
+    where = column(ThrottleCounter, "key")
+    sql = f"DELETE FROM {table(ThrottleCounter)} WHERE {where} = %s"  # noqa: S608 - model names
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE {column} = %s",  # noqa: S608 - the model's own names
-            [_pair_key(_subject(user_id, None), ip)],
-        )
+        cursor.execute(sql, [_pair_key(_subject(user_id, None), ip)])
 
 
 def lift(user_ids: list[int]) -> int:

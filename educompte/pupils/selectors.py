@@ -11,6 +11,7 @@ from django.http import Http404
 
 from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
+from educompte.core.sql import column, table
 from educompte.core.text import normalize
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.schools.models import Division, Establishment, Mef
@@ -140,20 +141,24 @@ def _filter_choices_sql() -> str:
     (one index probe per class; MEF ids from the (establishment, MEF) index) rather than
     DISTINCT over a join. Written in SQL: composing this UNION took the ORM longer than
     the database took to answer (bench/search.py). Names come from the models."""
-    qn = connection.ops.quote_name
-    s, d, m = Student._meta, Division._meta, Mef._meta
 
-    def col(meta, name: str) -> str:
-        return qn(meta.get_field(name).column)
+    def s(field: str) -> str:
+        return column(Student, field, "s")
+
+    def d(field: str) -> str:
+        return column(Division, field, "d")
+
+    def m(field: str) -> str:
+        return column(Mef, field, "m")
 
     return (
-        f"SELECT d.{col(d, 'id')}, d.{col(d, 'code')}, 'd' FROM {qn(d.db_table)} d "  # noqa: S608
-        f"WHERE d.{col(d, 'establishment')} = %s AND EXISTS (SELECT 1 FROM {qn(s.db_table)} s "
-        f"WHERE s.{col(s, 'division')} = d.{col(d, 'id')}) "
+        f"SELECT {d('id')}, {d('code')}, 'd' FROM {table(Division)} d "  # noqa: S608
+        f"WHERE {d('establishment')} = %s AND EXISTS (SELECT 1 FROM {table(Student)} s "
+        f"WHERE {s('division')} = {d('id')}) "
         f"UNION ALL "
-        f"SELECT m.{col(m, 'id')}, m.{col(m, 'label')}, 'm' FROM {qn(m.db_table)} m "
-        f"WHERE m.{col(m, 'id')} IN (SELECT s.{col(s, 'mef')} FROM {qn(s.db_table)} s "
-        f"WHERE s.{col(s, 'establishment')} = %s)"
+        f"SELECT {m('id')}, {m('label')}, 'm' FROM {table(Mef)} m "
+        f"WHERE {m('id')} IN (SELECT {s('mef')} FROM {table(Student)} s "
+        f"WHERE {s('establishment')} = %s)"
     )
 
 

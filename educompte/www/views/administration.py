@@ -63,8 +63,6 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     filters = search_filters(form)
     qs = selectors.search_pupils(request.user, establishment, filters, Right.ADMINISTRATION)
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
-    for st in page.object_list:
-        st.account.blocked_until = st.blocked_until
     query = request.GET.copy()
     query.pop("page", None)
     now = timezone.now()

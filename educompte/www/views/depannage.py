@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 from educompte.accounts.models import Right
 from educompte.core.net import client_ip
 from educompte.pupils import recovery, selectors, services
-from educompte.pupils.models import AccountState
 from educompte.schools.models import Establishment
 from educompte.www.access import establishment_right
 from educompte.www.forms import PupilSearchForm
@@ -119,7 +118,6 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "request_count": recovery.open_request_count(establishment.pk),
             "sort": filters.sort,
             "sort_links": sort_links,
-            "states": AccountState,
             "querystring": querystring,
         },
     )
