@@ -33,7 +33,7 @@ demo: migrate
 ## run: install, migrate the SQLite database under var/, load the demo, serve on 127.0.0.1:8000
 run: demo
 	@echo "Serving Educompte on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	$(BIN)/educompte runserver $(HOST):$(PORT) --noreload
+	EDUCOMPTE_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/educompte runserver $(HOST):$(PORT) --noreload
 
 ## test: install the development dependencies, lint, run the whole suite
 test: install-dev

@@ -51,6 +51,11 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("EDUCOMPTE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
     if h.strip()
 ]
+# The public origin mailed links (and SMS) are built from: never the request's Host
+# header, which a client chooses (a forged port or host would reach a pupil's mailbox).
+EDUCOMPTE_PUBLIC_URL = (
+    os.environ.get("EDUCOMPTE_PUBLIC_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+)
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("EDUCOMPTE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]

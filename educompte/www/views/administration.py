@@ -24,6 +24,7 @@ from educompte.accounts.models import Delegation, Right
 from educompte.audit import selectors as audit_selectors
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
+from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.letters import services as letters
 from educompte.pupils import selectors, services
@@ -431,7 +432,7 @@ def _letters_response(request, establishment, *, kind: str, account_ids=None, di
             account_ids=account_ids,
             division=division,
             fmt="cards" if kind == "letters_cards" else "page",
-            sign_in_url=request.build_absolute_uri(reverse("pupil:login")),
+            sign_in_url=absolute_reverse("pupil:login"),
         )
         if not result.count:
             messages.warning(

@@ -7,13 +7,13 @@ from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.pupils import recovery, services
 from educompte.pupils.models import AccountState, StudentAccount
@@ -91,7 +91,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 
 
 def confirm_url(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(reverse("pupil:confirm_email", args=[token]))
+    return absolute_reverse("pupil:confirm_email", token)
 
 
 def _pending_account(request: HttpRequest) -> StudentAccount | None:

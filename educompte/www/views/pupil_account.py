@@ -8,10 +8,10 @@ from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from educompte.accounts import throttling
+from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.pupils import recovery
 from educompte.www.access import pupil_required
@@ -42,9 +42,7 @@ def forgot(request: HttpRequest) -> HttpResponse:
             return refused
         recovery.request_reset_link(
             form.cleaned_data["query"],
-            reset_url_for=lambda uid, token: request.build_absolute_uri(
-                reverse("pupil:reset_link", args=[uid, token])
-            ),
+            reset_url_for=lambda uid, token: absolute_reverse("pupil:reset_link", uid, token),
         )
         return render(request, "pupil/forgot_sent.html")
     return render(request, "pupil/forgot.html", {"form": form}, status=400 if form.errors else 200)
