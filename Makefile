@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Mailed links and the printed demo URLs use the address actually served.
+export EDUCOMPTE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint install install-dev migrate demo bench bench-signin bench-search \
         bench-import bench-letters bench-reset clean
@@ -33,7 +35,7 @@ demo: migrate
 ## run: install, migrate the SQLite database under var/, load the demo, serve on 127.0.0.1:8000
 run: demo
 	@echo "Serving Educompte on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	EDUCOMPTE_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/educompte runserver $(HOST):$(PORT) --noreload
+	$(BIN)/educompte runserver $(HOST):$(PORT) --noreload
 
 ## test: install the development dependencies, lint, run the whole suite
 test: install-dev

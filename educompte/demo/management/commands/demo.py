@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.core.links import absolute_reverse
 from educompte.demo.services import (
     DEMO_PASSWORD,
     ZOE,
@@ -48,10 +49,10 @@ class Command(BaseCommand):
         self.stdout.write("demo loaded" if summary.created else "demo already loaded: unchanged")
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all agents: {DEMO_PASSWORD})")
-        self.stdout.write("  staff portal: http://127.0.0.1:8000/portail/")
+        self.stdout.write(f"  staff portal: {absolute_reverse('portal:index')}")
         for login, what in demo_agents():
             self.stdout.write(f"    {login:<20} {what}")
-        self.stdout.write("  pupil sign-in: http://127.0.0.1:8000/connexion/")
+        self.stdout.write(f"  pupil sign-in: {absolute_reverse('pupil:login')}")
         password = summary.zoe_password or "(activated: reset it in Dépannage)"
         self.stdout.write(
             f"    {summary.zoe_identifier:<20} {ZOE['first_name']} {ZOE['last_name']}, 3A, "
