@@ -226,9 +226,10 @@ def test_enrolment_page_shows_the_secret_and_a_qr_code(client_for, quick_head):
     qr = re.search(r'<img[^>]*src="(data:image/svg\+xml;base64,([^"]+))"', body)
     assert qr, "no QR code image with an SVG data: URI"
     assert b"<svg" in base64.b64decode(qr.group(2))
-    # Coming back shows the same pending device (the agent may not have scanned yet).
+    # Coming back draws a new key and discards this session's previous one (see
+    # test_otp_enrolment.py for the rule across pages and sessions).
     again = client.get(ENROL).content.decode()
-    assert _secret_on_page(again) == secret
+    assert _secret_on_page(again) != secret
     assert TOTPDevice.objects.filter(user=quick_head).count() == 1
 
 
@@ -236,7 +237,7 @@ def test_enrolment_refuses_a_wrong_code(client_for, quick_head):
     client = client_for(quick_head)
     client.get(ENROL)
     device = TOTPDevice.objects.get(user=quick_head)
-    response = client.post(ENROL, {"code": wrong_code(device)})
+    response = client.post(ENROL, {"code": wrong_code(device), "device": device.pk})
     assert response.status_code == 400
     assert "Ce code n&#x27;est pas valide" in response.content.decode()
     device.refresh_from_db()
@@ -255,7 +256,7 @@ def test_enrolment_with_the_right_code(client_for, quick_head):
     client.get(ENROL, {"next": pupils})
     device = TOTPDevice.objects.get(user=quick_head)
 
-    response = client.post(ENROL, {"code": totp_code(device), "next": pupils})
+    response = client.post(ENROL, {"code": totp_code(device), "next": pupils, "device": device.pk})
     path, query = split_redirect(response)
     assert path == RECOVERY
     assert query["next"] == [pupils]

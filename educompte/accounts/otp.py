@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 
 import django_otp
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
@@ -29,12 +32,39 @@ def is_verified(request: HttpRequest) -> bool:
     return bool(getattr(request.user, "is_verified", lambda: False)())
 
 
-def pending_device(user: User) -> TOTPDevice:
-    """The unconfirmed device being enrolled (one per agent, reused until confirmed)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
+# The enrolment page's pending device, bound to the session that displayed it.
+PENDING_SESSION_KEY = "educompte.otp_pending"
+# Unconfirmed devices older than this are abandoned enrolments: dropped at the next draw.
+PENDING_LIFETIME = datetime.timedelta(days=1)
+
+
+class EnrolmentOutdated(Exception):
+    """The key the page showed is no longer this session's pending key (a newer page
+    replaced it, or the agent confirmed another device meanwhile)."""
+
+
+def draw_pending_device(request: HttpRequest) -> TOTPDevice:
+    """A fresh unconfirmed device (a new secret) for one display of the enrolment page,
+    bound to this session: a secret is never shown twice, nor to another session. The
+    session's previous pending device and abandoned ones are discarded."""
+    user = request.user
+    stale = Q(created_at__lt=timezone.now() - PENDING_LIFETIME)
+    previous = request.session.get(PENDING_SESSION_KEY)
+    if isinstance(previous, int):
+        stale |= Q(pk=previous)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).filter(stale).delete()
         device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    request.session[PENDING_SESSION_KEY] = device.pk
     return device
+
+
+def session_pending_device(request: HttpRequest) -> TOTPDevice | None:
+    """The device this session's latest enrolment page showed, while still unconfirmed."""
+    pk = request.session.get(PENDING_SESSION_KEY)
+    if not isinstance(pk, int):
+        return None
+    return TOTPDevice.objects.filter(pk=pk, user=request.user, confirmed=False).first()
 
 
 def secret_text(device: TOTPDevice) -> str:
@@ -51,17 +81,26 @@ def qr_data_uri(device: TOTPDevice) -> str:
 
 
 @transaction.atomic
-def confirm_enrolment(request: HttpRequest, token: str) -> list[str] | None:
-    """Check the first code; on success mark the device confirmed, verify the session and
-    return fresh recovery codes (shown once)."""
+def confirm_enrolment(request: HttpRequest, token: str, device_id: int | None) -> list[str] | None:
+    """Check the first code against the key of the page that was answered (``device_id``);
+    on success mark that device confirmed, discard every other device of the agent (the
+    pending keys of other pages and sessions), verify the session and return fresh
+    recovery codes (shown once). None for a wrong code; EnrolmentOutdated when the page's
+    key is no longer this session's pending key."""
     user = request.user
-    device = pending_device(user)
+    # One enrolment at a time per agent: two sessions confirming at once would otherwise
+    # each delete the other's device.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    device = session_pending_device(request)
+    if device is None or device.pk != device_id or has_second_factor(user):
+        raise EnrolmentOutdated
     verified = django_otp.verify_token(user, device.persistent_id, token.strip())
     if verified is None:
         return None
     TOTPDevice.objects.filter(user=user).exclude(pk=verified.pk).delete()
     verified.confirmed = True
     verified.save(update_fields=["confirmed"])
+    request.session.pop(PENDING_SESSION_KEY, None)
     django_otp.login(request, verified)
     record(AuditEvent.Action.OTP_ENROLLED, actor=user)
     return new_recovery_codes(user)

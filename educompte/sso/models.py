@@ -74,3 +74,27 @@ class PairwiseSubject(models.Model):
 
     def __str__(self) -> str:
         return self.sub
+
+
+class RedeemedCode(models.Model):
+    """An authorisation code already exchanged for tokens, remembered by its hash while
+    the tokens it opened may live. DOT deletes the code at the exchange; this record is
+    what recognises a second exchange (an intercepted or leaked code) and lets it end
+    every token the first one issued (RFC 6749 §4.1.2)."""
+
+    code_hash = models.CharField(max_length=64, db_index=True)  # SHA-256, hex
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # Every refresh token descending from the code shares this family (rotation keeps it);
+    # DOT's RefreshToken.revoke_family ends them and their access tokens.
+    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+    # ``jti`` of the ID tokens of the exchange and of each refresh since (plain values:
+    # DOT's token models are swappable and Educompte does not name them in its settings).
+    id_token_jtis = models.JSONField(default=list, blank=True)
+    redeemed_at = models.DateTimeField(auto_now_add=True)
+    # Pushed back at each refresh: past it, nothing issued from the code can be alive.
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"RedeemedCode #{self.pk}"

@@ -6,12 +6,16 @@ Academy views, the ``add-service`` command, the demo and tests all go through th
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import hashlib
 import logging
+import uuid
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
     get_access_token_model,
@@ -27,7 +31,7 @@ from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.pupils.models import AccountState
 from educompte.sso import scopes as sso_scopes
-from educompte.sso.models import Service
+from educompte.sso.models import RedeemedCode, Service
 
 log = logging.getLogger("educompte.sso")
 Application = get_application_model()
@@ -311,3 +315,78 @@ def may_use_sso(user) -> bool:
         return False
     account = getattr(user, "student_account", None)
     return account is not None and account.state == AccountState.ACTIVE
+
+
+# --- Replayed authorisation codes (RFC 6749 §4.1.2) --------------------------------------
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _issued_lifetime() -> datetime.timedelta:
+    """How long tokens issued at an exchange (or a refresh) may stay usable: the access
+    token, then the refresh token bound to it."""
+    return datetime.timedelta(
+        seconds=oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+        + (oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS or 0)
+    )
+
+
+def _issued(access_token_value: str) -> tuple[uuid.UUID | None, str | None]:
+    """(refresh token family, ID token jti) of the access token just issued."""
+    access = (
+        get_access_token_model()
+        .objects.filter(token_checksum=_sha256(access_token_value))
+        .select_related("id_token")
+        .first()
+    )
+    if access is None:
+        return None, None
+    family = (
+        get_refresh_token_model()
+        .objects.filter(access_token=access)
+        .values_list("token_family", flat=True)
+        .first()
+    )
+    return family, (str(access.id_token.jti) if access.id_token else None)
+
+
+def remember_redeemed_code(code: str, application, access_token_value: str) -> None:
+    """Called when a code has just been exchanged: keep its hash and what it issued."""
+    family, jti = _issued(access_token_value)
+    now = timezone.now()
+    RedeemedCode.objects.filter(expires__lt=now).delete()  # nothing left alive to end
+    RedeemedCode.objects.create(
+        code_hash=_sha256(code),
+        application=application,
+        token_family=family,
+        id_token_jtis=[jti] if jti else [],
+        expires=now + _issued_lifetime(),
+    )
+
+
+def remember_refresh(family: uuid.UUID, access_token_value: str) -> None:
+    """Called after a refresh in ``family``: the new ID token descends from the same code,
+    and the family lives on."""
+    _family, jti = _issued(access_token_value)
+    for redeemed in RedeemedCode.objects.select_for_update().filter(token_family=family):
+        if jti and jti not in redeemed.id_token_jtis:
+            redeemed.id_token_jtis.append(jti)
+        redeemed.expires = timezone.now() + _issued_lifetime()
+        redeemed.save(update_fields=["id_token_jtis", "expires"])
+
+
+@transaction.atomic
+def revoke_replayed_code(code: str) -> bool:
+    """A code presented again: end the refresh, access and ID tokens every exchange of it
+    issued. False when the code was never exchanged (unknown, or its tokens long gone)."""
+    redeemed = list(RedeemedCode.objects.filter(code_hash=_sha256(code)))
+    for exchange in redeemed:
+        get_refresh_token_model().revoke_family(exchange.token_family)
+        get_id_token_model().objects.filter(jti__in=exchange.id_token_jtis).delete()
+        log.warning(
+            "authorisation code replayed: its tokens are revoked (%s)",
+            exchange.application.client_id,
+        )
+    return bool(redeemed)

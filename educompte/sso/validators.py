@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from jwcrypto import jws
 from oauth2_provider.models import get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
+from oauthlib.oauth2.rfc6749 import errors
 
 from educompte.sso import claims, selectors, services
 
@@ -18,6 +20,9 @@ class EducompteValidator(OAuth2Validator):
     """- authorisation code flow only (no implicit, hybrid, password or client credentials);
     - redirect URIs compared character for character (no loopback port leeway);
     - codes and refresh tokens only for pupils whose account is still active;
+    - a code presented a second time ends every token its first exchange issued;
+    - ``prompt=none``: the session is judged by the authorisation view (oauthlib's request
+      carries no user); consent is pre-configured for the services the academy registers;
     - claims: pairwise ``sub`` and the scopes of the service's registration;
     - ID tokens signed by a retired key still recognised (RP-initiated logout)."""
 
@@ -46,9 +51,39 @@ class EducompteValidator(OAuth2Validator):
         return grant is not None and grant.redirect_uri == redirect_uri
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        return super().validate_code(
-            client_id, code, client, request, *args, **kwargs
-        ) and services.may_use_sso(request.user)
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            # DOT deleted the code at its exchange: a known hash means a replay.
+            services.revoke_replayed_code(code)
+            return False
+        return services.may_use_sso(request.user)
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # DOT forgets the consumed refresh token on the request while rotating it.
+        family = getattr(getattr(request, "refresh_token_instance", None), "token_family", None)
+        with transaction.atomic():
+            result = super().save_bearer_token(token, request, *args, **kwargs)
+            if request.grant_type == "authorization_code":
+                services.remember_redeemed_code(request.code, request.client, token["access_token"])
+            elif family:
+                services.remember_refresh(family, token["access_token"])
+        return result
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        try:
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        except errors.InvalidGrantError:
+            # Exchanged by a concurrent request meanwhile: both lose what they obtained.
+            services.revoke_replayed_code(code)
+            raise
+
+    def validate_silent_login(self, request) -> bool:
+        # The authorisation view answers login_required / interaction_required itself,
+        # from the session, before DOT validates the request.
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        # No consent screen: the academy vouches for the services it registers.
+        return bool(getattr(request.client, "skip_authorization", False))
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         return super().validate_refresh_token(

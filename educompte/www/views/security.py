@@ -38,31 +38,57 @@ def _next(request: HttpRequest) -> str:
     return ""
 
 
+def _device_id(request: HttpRequest) -> int | None:
+    """The pending device the answered page showed (its hidden field), if well formed."""
+    value = request.POST.get("device", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
 @agent_required
 def enrol(request: HttpRequest) -> HttpResponse:
     nxt = _next(request)
     if otp.has_second_factor(request.user):
         return redirect(f"{reverse('otp:verify')}?{urlencode({'next': nxt})}")
-    device = otp.pending_device(request.user)
     form = CodeForm(request.POST or None)
+    device = None
     if request.method == "POST" and form.is_valid():
-        codes = otp.confirm_enrolment(request, form.cleaned_data["code"])
-        if codes is not None:
-            request.session[_CODES] = codes
-            return redirect(f"{reverse('otp:recovery_codes')}?{urlencode({'next': nxt})}")
-        form.add_error(
-            "code",
-            _(
-                "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
-                "et saisissez le code affiché actuellement."
-            ),
-        )
+        try:
+            codes = otp.confirm_enrolment(request, form.cleaned_data["code"], _device_id(request))
+        except otp.EnrolmentOutdated:
+            form.add_error(
+                "code",
+                _(
+                    "Cette page n'est plus valable : une nouvelle clé a été produite depuis. "
+                    "Ajoutez à votre application la clé affichée ci-dessous, puis saisissez "
+                    "le code qu'elle affiche."
+                ),
+            )
+            if otp.has_second_factor(request.user):  # confirmed in another session
+                return redirect(f"{reverse('otp:verify')}?{urlencode({'next': nxt})}")
+        else:
+            if codes is not None:
+                request.session[_CODES] = codes
+                return redirect(f"{reverse('otp:recovery_codes')}?{urlencode({'next': nxt})}")
+            form.add_error(
+                "code",
+                _(
+                    "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
+                    "et saisissez le code affiché actuellement."
+                ),
+            )
+    if request.method == "POST":
+        # An answer keeps the key the agent has just added to the application.
+        device = otp.session_pending_device(request)
+    if device is None:
+        # Each display of the page draws a new key, bound to this session.
+        device = otp.draw_pending_device(request)
     return render(
         request,
         "security/enrol.html",
         {
             "form": form,
             "next": nxt,
+            "device_id": device.pk,
             "secret": otp.secret_text(device),
             "qr": otp.qr_data_uri(device),
         },
