@@ -423,19 +423,29 @@ def test_crossing_the_address_limit_does_not_tell_known_identifiers_apart(colleg
     assert known_answers == unknown_answers
 
 
-def test_address_limit_on_the_sign_in_page(zoe, settings, monkeypatch):
+def test_address_limit_on_the_sign_in_page(college, zoe, settings, monkeypatch):
     settings.EDUCOMPTE_SIGNIN_ADDRESS_LIMIT = 5
-    account, provisional = zoe
+    account, _provisional = zoe
+    other, other_password = make_pupil(college, first_name="Hugo", last_name="Martin")
+    _far_expiry(other)
     freeze(monkeypatch, T0)
     url = reverse("pupil:login")
-    for i in range(6):
+    # Hugo mistyped once from there; then the address is flooded.
+    new_client().post(url, {"username": other.identifier, "password": WRONG}, REMOTE_ADDR=FLOODER)
+    for i in range(5):
         new_client().post(url, {"username": f"inconnu{i}", "password": WRONG}, REMOTE_ADDR=FLOODER)
-    data = {"username": account.identifier, "password": provisional}
+    data = {"username": other.identifier, "password": other_password}
     page = new_client().post(url, data, REMOTE_ADDR=FLOODER)
     assert page.status_code == 400
     assert "réessayez à partir du 15 janvier 2030 11:00" in page.text.lower()
     elsewhere = new_client().post(url, data, REMOTE_ADDR=ELSEWHERE)
     assert elsewhere.status_code == 302
+    # Zoé, who never failed, still signs in from the flooded address.
+    zoe_page = new_client().post(
+        url, {"username": account.identifier, "password": zoe[1]}, REMOTE_ADDR=FLOODER
+    )
+    assert zoe_page.status_code == 302
+    assert zoe_page["Location"] == reverse("pupil:activate")
 
 
 @pytest.mark.parametrize(
@@ -457,20 +467,28 @@ def test_forgot_and_ask_school_answer_429_past_the_address_limit(db, name, data,
     assert client.post(url, data, REMOTE_ADDR=ELSEWHERE).status_code == 200
 
 
-def test_sign_in_forgot_and_ask_school_share_the_address_limit(zoe, settings):
+def test_recovery_pages_and_sign_in_failures_are_counted_apart(college, zoe, settings, monkeypatch):
+    """Requests to the recovery pages never lock a sign-in: two counters per address."""
     settings.EDUCOMPTE_SIGNIN_ADDRESS_LIMIT = 5
+    freeze(monkeypatch, T0)
     account, _provisional = zoe
+    other, other_password = make_pupil(college, first_name="Hugo", last_name="Martin")
+    _far_expiry(other)
     client = new_client()
-    for _ in range(3):
-        client.post(
-            reverse("pupil:login"),
-            {"username": account.identifier, "password": WRONG},
-            REMOTE_ADDR=FLOODER,
-        )
     forgot, ask_school = reverse("pupil:forgot"), reverse("pupil:ask_school")
-    assert client.post(forgot, {"query": "x"}, REMOTE_ADDR=FLOODER).status_code == 200
+    for _ in range(3):
+        assert client.post(forgot, {"query": "x"}, REMOTE_ADDR=FLOODER).status_code == 200
     ask = {"identifier": account.identifier, "class_given": "3A"}
-    assert client.post(ask_school, ask, REMOTE_ADDR=FLOODER).status_code == 200
+    for _ in range(2):
+        assert client.post(ask_school, ask, REMOTE_ADDR=FLOODER).status_code == 200
+    assert client.post(forgot, {"query": "x"}, REMOTE_ADDR=FLOODER).status_code == 429
+    # Hugo fails four times from there: with the six recovery requests added, the address
+    # would be past its limit of five failures; it is not.
+    for _ in range(4):
+        assert attempt(other, WRONG, FLOODER, T0).outcome is SignIn.FAILED
+    assert throttling.check(None, FLOODER, T0).allowed
+    assert attempt(other, other_password, FLOODER, T0).outcome is SignIn.ACTIVATE
+    # The recovery pages stay refused: their own counter says so.
     assert client.post(forgot, {"query": "x"}, REMOTE_ADDR=FLOODER).status_code == 429
 
 
@@ -522,8 +540,10 @@ def test_staff_daily_ceiling_and_address_limit(agent, settings):
 
     settings.EDUCOMPTE_SIGNIN_ADDRESS_LIMIT = 5
     later = T0 + 2 * DAY
-    for i in range(6):  # failed sign-ins count against the address
+    sign_in_agent(agent.username, "mauvais", ip="192.0.2.150", now=later)
+    for i in range(5):  # failed sign-ins count against the address
         sign_in_agent(f"inconnu{i}", "mauvais", ip="192.0.2.150", now=later)
+    # The agent failed from there: the address lock applies.
     refused = sign_in_agent(agent.username, AGENT_PASSWORD, ip="192.0.2.150", now=later)
     assert refused.agent is None and refused.retry_at == later + HOUR
 
@@ -592,10 +612,12 @@ def test_throttling_behind_the_proxy_counts_the_real_client(zoe, settings):
     settings.EDUCOMPTE_SIGNIN_ADDRESS_LIMIT = 5
     account, provisional = zoe
     url = reverse("pupil:login")
-    for i in range(6):
+    # Zoé mistypes once through the proxy, then unknown identifiers flood the address.
+    names = [account.identifier] + [f"inconnu{n}" for n in range(5)]
+    for i, name in enumerate(names):
         new_client().post(
             url,
-            {"username": f"inconnu{i}", "password": WRONG},
+            {"username": name, "password": WRONG},
             REMOTE_ADDR="10.0.0.2",
             HTTP_X_FORWARDED_FOR=f"198.18.0.{i}, {FLOODER}",
         )

@@ -170,13 +170,15 @@ class ThrottleCounter(models.Model):
     """Sign-in failure counters shared by every app process (they live in the database).
 
     ``kind`` says what is counted: failures of one account from one address (``pair``),
-    failures of one account from anywhere in 24 hours (``account``), or sign-in attempts
-    from one address (``address``)."""
+    failures of one account from anywhere in 24 hours (``account``), failed sign-ins from
+    one address (``address``), or requests to the recovery pages from one address
+    (``recovery``: kept apart, so that they never lock anyone's sign-in)."""
 
     class Kind(models.TextChoices):
         PAIR = "pair"
         ACCOUNT = "account"
         ADDRESS = "address"
+        RECOVERY = "recovery"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -187,6 +189,9 @@ class ThrottleCounter(models.Model):
     count = models.PositiveIntegerField(default=0)
     window_start = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Of a pair's failures, the wrong dates of birth at activation: the provisional
+    # password, which the guesser holds, must not clear them (only the right date does).
+    birth_date_failures = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["user", "locked_until"], name="throttle_user_lock")]

@@ -228,10 +228,11 @@ class AgentSignIn:
 def sign_in_agent(
     login: str, password: str, *, ip: str = "", now: datetime.datetime | None = None
 ) -> AgentSignIn:
-    """Staff sign-in, throttled exactly like the pupils' (see accounts.throttling)."""
-    from django.contrib.auth.hashers import make_password
-
+    """Staff sign-in, throttled exactly like the pupils' (see accounts.throttling). Every
+    checked attempt costs one Argon2id run, so that its time does not tell which logins
+    exist (Django also runs the hasher once for an unusable hash)."""
     from educompte.accounts import throttling
+    from educompte.core import hashers
 
     now = now or timezone.now()
     agent = User.objects.filter(
@@ -241,7 +242,7 @@ def sign_in_agent(
         verdict = throttling.check(None, ip, now, name=login)
         if not verdict.allowed:
             return AgentSignIn(None, verdict.retry_at)
-        make_password(password)  # same cost as a real check: logins are not enumerable
+        hashers.dummy_verify(password)
         verdict = throttling.record_unknown_failure(ip, now, name=login)
         return AgentSignIn(None, None if verdict.allowed else verdict.retry_at)
     verdict = throttling.check(agent.pk, ip, now)

@@ -11,7 +11,17 @@ Three counters, all in the database so that every app process sees them:
 - per address: at most ``ADDRESS_LIMIT`` failed sign-ins an hour, against credential
   stuffing across many accounts. Failures, not attempts: a whole school signing in at 8 a.m.
   behind one address must not be refused (and the success path writes no shared row).
-  The recovery endpoints count every request (``count_attempt``).
+  A locked address still gets an attempt on an account without failures checked (none from
+  this address since its last success here, none anywhere in 24 hours): a right password
+  signs in, a wrong one is counted and the account then waits like the others. So flooding
+  an address never locks out the people behind it who type their password right.
+
+A wrong date of birth at activation is a failure of the account like a wrong password
+(``record_birth_date_failure``); the provisional password does not clear it.
+
+The recovery pages (« Mot de passe oublié », « Demander à mon établissement ») count their
+requests per address in a counter of their own (``count_attempt``): however many there are,
+they never lock a sign-in.
 
 Every function takes ``now`` so tests control the clock.
 """
@@ -48,10 +58,13 @@ def address_limit() -> int:
 class Verdict:
     allowed: bool
     retry_at: datetime.datetime | None = None
-    reason: str = ""  # "pair", "account" or "address"
+    reason: str = ""  # "pair", "account", "address" or "recovery"
     # Whether check() saw failures of this account from this address, that a success must
     # clear; False spares the DELETE on nearly every sign-in.
     pair_failures: bool = False
+    # Whether some of them are wrong dates of birth, which a provisional password must not
+    # clear (see pupils.services.sign_in_pupil).
+    birth_date_failures: bool = False
 
 
 ALLOWED = Verdict(True)
@@ -85,6 +98,10 @@ def _address_key(ip: str) -> str:
     return f"address:{ip}"
 
 
+def _recovery_key(ip: str) -> str:
+    return f"recovery:{ip}"
+
+
 def delay_after(failures: int) -> datetime.timedelta:
     """No wait for the first five consecutive failures, then 1, 2, 4… minutes (≤ 1 hour)."""
     if failures < FREE_FAILURES:
@@ -97,31 +114,55 @@ def check(
 ) -> Verdict:
     """May this attempt be checked at all? Reads only; counts nothing."""
     now = now or timezone.now()
-    keys = [_address_key(ip)]
+    address_key = _address_key(ip)
+    keys = [address_key]
+    subject = pair_key = account_key = None
     if user_id is not None or name is not None:
         subject = _subject(user_id, name)
-        keys += [_pair_key(subject, ip), _account_key(subject)]
-    pair_key = keys[1] if len(keys) > 1 else None
-    latest = None
-    reason = ""
-    pair_failures = False
-    for key, kind, locked_until in ThrottleCounter.objects.filter(key__in=keys).values_list(
-        "key", "kind", "locked_until"
-    ):
-        pair_failures = pair_failures or key == pair_key
-        if locked_until and locked_until > now and (latest is None or locked_until > latest):
-            latest, reason = locked_until, kind
-    if latest:
-        return Verdict(False, latest, reason, pair_failures)
-    return Verdict(True, pair_failures=True) if pair_failures else ALLOWED
+        pair_key, account_key = _pair_key(subject, ip), _account_key(subject)
+        keys += [pair_key, account_key]
+    rows = {
+        key: (kind, until, birth)
+        for key, kind, until, birth in ThrottleCounter.objects.filter(key__in=keys).values_list(
+            "key", "kind", "locked_until", "birth_date_failures"
+        )
+    }
+    pair_failures = pair_key in rows
+    birth_date_failures = pair_failures and rows[pair_key][2] > 0
+    locks = sorted(
+        (until, kind, key) for key, (kind, until, _b) in rows.items() if until and until > now
+    )
+    if locks:
+        only_address = all(key == address_key for _until, _kind, key in locks)
+        if (
+            only_address
+            and subject is not None
+            and not pair_failures
+            and (account_key not in rows or not _failed_lately(subject, now))
+        ):
+            return ALLOWED  # an account without failures is checked despite its address
+        latest, reason, _key = locks[-1]
+        return Verdict(False, latest, reason, pair_failures, birth_date_failures)
+    if pair_failures:
+        return Verdict(True, pair_failures=True, birth_date_failures=birth_date_failures)
+    return ALLOWED
+
+
+def _failed_lately(subject: str, now: datetime.datetime) -> bool:
+    """Whether the account has failed within the daily window (read only when its address
+    is locked, so never on an ordinary sign-in)."""
+    return SignInFailure.objects.filter(subject=subject, at__gt=now - DAY).exists()
 
 
 def _count_address_failure(ip: str, now: datetime.datetime) -> Verdict:
     """Failures are counted after the check: the limit-th failure already locks, so at most
-    ``ADDRESS_LIMIT`` wrong passwords an hour are ever checked from one address."""
+    ``ADDRESS_LIMIT`` wrong passwords an hour are ever checked from one address (besides
+    one per account without failures, see ``check``)."""
     if not ip:
         return ALLOWED
-    return count_attempt(ip, now, limit=address_limit() - 1)
+    return _count_request(
+        ThrottleCounter.Kind.ADDRESS, _address_key(ip), ip, now, address_limit() - 1
+    )
 
 
 def record_unknown_failure(
@@ -132,14 +173,10 @@ def record_unknown_failure(
     return record_failure(None, ip, now, name=name)
 
 
-@transaction.atomic
-def count_attempt(
-    ip: str, now: datetime.datetime | None = None, *, limit: int | None = None
-) -> Verdict:
-    """Count one request from an address; over the hourly limit, refuse for the hour."""
-    now = now or timezone.now()
-    limit = address_limit() if limit is None else limit
-    counter = _counter(ThrottleCounter.Kind.ADDRESS, _address_key(ip), now, ip=ip)
+def _count_request(kind: str, key: str, ip: str, now: datetime.datetime, limit: int) -> Verdict:
+    """Count one event of an address in the current hour; over ``limit``, refuse until the
+    hour ends."""
+    counter = _counter(kind, key, now, ip=ip)
     if counter.window_start + HOUR <= now:
         counter.window_start, counter.count, counter.locked_until = now, 0, None
     counter.count += 1
@@ -147,19 +184,52 @@ def count_attempt(
         counter.locked_until = counter.window_start + HOUR
     counter.save()
     if counter.locked_until and counter.locked_until > now:
-        return Verdict(False, counter.locked_until, "address")
+        return Verdict(False, counter.locked_until, kind)
     return ALLOWED
 
 
 @transaction.atomic
+def count_attempt(
+    ip: str, now: datetime.datetime | None = None, *, limit: int | None = None
+) -> Verdict:
+    """Count one request to the recovery pages from an address; over the hourly limit
+    (``EDUCOMPTE_SIGNIN_ADDRESS_LIMIT`` by default), refuse them for the hour. A counter of
+    its own: it never locks a sign-in from that address."""
+    now = now or timezone.now()
+    limit = address_limit() if limit is None else limit
+    return _count_request(ThrottleCounter.Kind.RECOVERY, _recovery_key(ip), ip, now, limit)
+
+
 def record_failure(
     user_id: int | None, ip: str, now: datetime.datetime | None = None, *, name: str | None = None
 ) -> Verdict:
     """Count a wrong password; say when the next attempt may come if it must wait."""
+    return _record_failure(user_id, ip, now, name=name)
+
+
+def record_birth_date_failure(
+    user_id: int, ip: str, now: datetime.datetime | None = None
+) -> Verdict:
+    """Count a wrong date of birth at activation: a failure of the account from this
+    address, exactly like a wrong password, that only the right date clears."""
+    return _record_failure(user_id, ip, now, birth_date=True)
+
+
+@transaction.atomic
+def _record_failure(
+    user_id: int | None,
+    ip: str,
+    now: datetime.datetime | None = None,
+    *,
+    name: str | None = None,
+    birth_date: bool = False,
+) -> Verdict:
     now = now or timezone.now()
     subject = _subject(user_id, name)
     pair = _counter(ThrottleCounter.Kind.PAIR, _pair_key(subject, ip), now, user_id, ip)
     pair.count += 1
+    if birth_date:
+        pair.birth_date_failures += 1
     delay = delay_after(pair.count)
     pair.locked_until = now + delay if delay else None
     pair.save()

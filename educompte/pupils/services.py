@@ -9,7 +9,6 @@ import random
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,7 +18,7 @@ from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
-from educompte.core import crypto
+from educompte.core import crypto, hashers
 from educompte.pupils import identifiers, passwords
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.signals import credentials_revoked
@@ -280,22 +279,15 @@ class SignInResult:
     retry_at: datetime.datetime | None = None
 
 
-# Verifying against this keeps the time of an unknown identifier close to a real check.
-_DUMMY_HASH: list[str] = []
-
-
-def _dummy_check(password: str) -> None:
-    from django.contrib.auth.hashers import check_password
-
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(make_password("educompte-dummy-password"))
-    check_password(password, _DUMMY_HASH[0])
-
-
 def sign_in_pupil(
     identifier: str, password: str, *, ip: str = "", now: datetime.datetime | None = None
 ) -> SignInResult:
-    """Check a pupil's credentials behind the sign-in throttling (see accounts.throttling)."""
+    """Check a pupil's credentials behind the sign-in throttling (see accounts.throttling).
+
+    Every checked attempt costs exactly one Argon2id run, whatever the account's state and
+    whether the identifier exists, so that its time tells nothing: a chosen password is
+    verified, a provisional one (AES-GCM, constant-time comparison) is paired with a dummy
+    run, an unknown identifier gets the dummy run alone."""
     now = now or timezone.now()
     identifier = (identifier or "").strip().lower()
     # The identifier is unique: a plain [:1], without the ORDER BY that first() adds (this
@@ -308,7 +300,7 @@ def sign_in_pupil(
         verdict = throttling.check(None, ip, now, name=identifier)
         if not verdict.allowed:
             return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
-        _dummy_check(password)
+        hashers.dummy_verify(password)
         verdict = throttling.record_unknown_failure(ip, now, name=identifier)
         if not verdict.allowed:
             return SignInResult(SignIn.LOCKED, None, retry_at=verdict.retry_at)
@@ -317,18 +309,15 @@ def sign_in_pupil(
     if not verdict.allowed:
         return SignInResult(SignIn.LOCKED, account, retry_at=verdict.retry_at)
 
-    if account.state == AccountState.ACTIVE:
-        right = account.user.check_password(password)
-        outcome = SignIn.OK
-    elif account.state == AccountState.DEACTIVATED:
+    if account.state in (AccountState.ACTIVE, AccountState.DEACTIVATED):
+        # One Argon2id run, also on an unusable hash (Django then hashes a random string).
         # Only the right chosen password learns that the account is deactivated.
-        right = account.user.has_usable_password() and account.user.check_password(password)
-        if not account.user.has_usable_password():
-            _dummy_check(password)
-        outcome = SignIn.DEACTIVATED
+        right = account.user.check_password(password)
+        outcome = SignIn.OK if account.state == AccountState.ACTIVE else SignIn.DEACTIVATED
     else:
         stored = provisional_password(account)
         right = stored is not None and passwords.matches(stored, password)
+        hashers.dummy_verify(password)
         outcome = SignIn.ACTIVATE
 
     if not right:
@@ -337,10 +326,30 @@ def sign_in_pupil(
             return SignInResult(SignIn.LOCKED, account, retry_at=verdict.retry_at)
         return SignInResult(SignIn.FAILED)
 
-    throttling.record_success(account.user_id, ip, verdict)
+    # Wrong dates of birth stay until the right one: whoever guesses them holds the
+    # provisional password, and signing in again must not give them five more free tries.
+    if not (outcome is SignIn.ACTIVATE and verdict.birth_date_failures):
+        throttling.record_success(account.user_id, ip, verdict)
     if outcome == SignIn.ACTIVATE and provisional_expired(account, now):
         return SignInResult(SignIn.EXPIRED, account)
     return SignInResult(outcome, account)
+
+
+class ActivationLocked(Exception):
+    """Too many failures (wrong dates of birth and wrong passwords alike): the activation
+    waits until ``retry_at``."""
+
+    def __init__(self, retry_at: datetime.datetime | None) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+def activation_locked_until(
+    account: StudentAccount, *, ip: str = "", now: datetime.datetime | None = None
+) -> datetime.datetime | None:
+    """When the activation of this account from this address may go on, if it must wait."""
+    verdict = throttling.check(account.user_id, ip, now or timezone.now())
+    return None if verdict.allowed else verdict.retry_at
 
 
 def activate(
@@ -348,21 +357,34 @@ def activate(
     *,
     new_password: str,
     birth_date: datetime.date,
+    ip: str = "",
     now: datetime.datetime | None = None,
 ) -> None:
     """The pupil chooses a password and confirms the date of birth.
 
-    Raises ValidationError (field -> messages) and changes nothing on bad input.
+    The date of birth is checked behind the sign-in throttling: a wrong one counts as a
+    failed sign-in of the account from ``ip``; a right one clears this address's consecutive
+    failures like a right password. Raises ActivationLocked when the account must wait
+    (also on the failure that starts the wait), ValidationError (field -> messages) on bad
+    input; changes nothing but the counters then.
     """
     now = now or timezone.now()
+    verdict = throttling.check(account.user_id, ip, now)
+    if not verdict.allowed:
+        raise ActivationLocked(verdict.retry_at)
     errors: dict[str, list[str]] = {}
     if account.student.birth_date != birth_date:
+        failure = throttling.record_birth_date_failure(account.user_id, ip, now)
+        if not failure.allowed:
+            raise ActivationLocked(failure.retry_at)
         errors["birth_date"] = [
             _(
                 "La date de naissance ne correspond pas. Vérifiez-la ou adressez-vous à "
                 "votre établissement."
             )
         ]
+    else:
+        throttling.record_success(account.user_id, ip, verdict)
     try:
         password_validation.validate_password(new_password, user=account.user)
     except ValidationError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
@@ -38,6 +40,13 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
     return None
 
 
+def _locked_message(retry_at: datetime.datetime) -> str:
+    when = formats.date_format(timezone.localtime(retry_at), "DATETIME_FORMAT")
+    return _(
+        "Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du %(when)s."
+    ) % {"when": when}
+
+
 def _go_on(request: HttpRequest) -> HttpResponse:
     return redirect(_safe_next(request, request.session.pop(_NEXT, None)) or "pupil:services")
 
@@ -71,11 +80,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 request.session[_NEXT] = nxt
             return redirect("pupil:activate")
         if outcome is services.SignIn.LOCKED:
-            when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
-            error = _(
-                "Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir "
-                "du %(when)s."
-            ) % {"when": when}
+            error = _locked_message(result.retry_at)
         elif outcome is services.SignIn.EXPIRED:
             error = _(
                 "Ce mot de passe provisoire a expiré. Demandez un nouveau mot de passe à votre "
@@ -116,6 +121,18 @@ def _pending_account(request: HttpRequest) -> StudentAccount | None:
     return account
 
 
+def _activation_locked(request: HttpRequest, retry_at: datetime.datetime) -> HttpResponse:
+    """The account must wait: this session's pending activation ends (signing in again is
+    throttled by the same counters) and the sign-in page says until when."""
+    request.session.pop(_ACTIVATION, None)
+    return render(
+        request,
+        "pupil/sign_in.html",
+        {"form": SignInForm(), "error": _locked_message(retry_at)},
+        status=400,
+    )
+
+
 def activate(request: HttpRequest) -> HttpResponse:
     account = _pending_account(request)
     if account is None:
@@ -123,6 +140,9 @@ def activate(request: HttpRequest) -> HttpResponse:
             request, _("Connectez-vous avec votre identifiant et votre mot de passe provisoire.")
         )
         return redirect("pupil:login")
+    ip = client_ip(request)
+    if (retry_at := services.activation_locked_until(account, ip=ip)) is not None:
+        return _activation_locked(request, retry_at)
     form = ActivationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -130,7 +150,10 @@ def activate(request: HttpRequest) -> HttpResponse:
                 account,
                 new_password=form.cleaned_data["new_password1"],
                 birth_date=form.cleaned_data["birth_date"],
+                ip=ip,
             )
+        except services.ActivationLocked as exc:
+            return _activation_locked(request, exc.retry_at)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 for error in errors:
