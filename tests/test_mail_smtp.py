@@ -18,6 +18,7 @@ from educompte.pupils.models import StudentAccount
 from educompte.pupils.services import SignIn
 from tests.helpers import new_client
 from tests.html_helpers import without_csrf
+from tests.wsgi_helpers import post_without_closing
 
 ADDRESS = "zoe.famille@example.org"
 NEW = "quatre chevaux bleus sous la pluie"
@@ -94,6 +95,26 @@ def test_forgotten_password_mail_goes_through_a_real_smtp_server(settings, recov
     done = pupil.post(form_url, {"new_password1": NEW, "new_password2": NEW})
     assert done.status_code == 302
     assert services.sign_in_pupil(recoverable.identifier, NEW).outcome is SignIn.OK
+
+
+def test_forgot_answers_before_talking_to_the_smtp_server(settings, recoverable):
+    """Served as a WSGI server serves it: the whole page is out before the mail server is
+    even contacted (else the page's timing tells who has a confirmed address); the mail
+    leaves when the server closes the response."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        use_smtp(settings, port)
+        served = post_without_closing(reverse("pupil:forgot"), {"query": recoverable.identifier})
+        assert served.status == "200 OK"
+        assert "Vérifiez votre messagerie" in served.body.decode()
+        assert inbox.envelopes == []
+        served.close()
+    finally:
+        controller.stop()
+    assert [envelope.rcpt_tos for envelope in inbox.envelopes] == [[ADDRESS]]
 
 
 def test_forgot_answers_the_same_when_the_mail_server_is_down(settings, recoverable):

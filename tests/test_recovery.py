@@ -109,7 +109,8 @@ def test_address_given_at_activation_gets_a_confirmation_mail(zoe):
     assert done.status_code == 302
     after = fresh(account)
     assert after.state == AccountState.ACTIVE
-    assert (after.email, after.email_confirmed) == (ADDRESS, False)
+    # Waiting for its confirmation: not yet the recovery address.
+    assert (after.email, after.email_confirmed, after.pending_email) == ("", False, ADDRESS)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [ADDRESS]
@@ -145,7 +146,10 @@ def test_confirmation_link_shows_a_button_then_the_post_confirms_once(active_zoe
 
 def test_confirmation_through_the_mailed_link(active_zoe):
     pupil = signed_in(active_zoe.user)
-    pupil.post(reverse("pupil:account"), {"what": "email", "mail-email": ADDRESS})
+    pupil.post(
+        reverse("pupil:account"),
+        {"what": "email", "mail-email": ADDRESS, "mail-current_password": CHOSEN},
+    )
     path = link_path(mail.outbox[0])
     assert pupil.get(path).status_code == 200
     assert pupil.post(path).status_code == 200
@@ -180,7 +184,7 @@ def test_confirmation_link_dies_when_the_address_changes(active_zoe):
     assert fresh(active_zoe).email_confirmed is False
     assert client.post(reverse("pupil:confirm_email", args=[second])).status_code == 200
     after = fresh(active_zoe)
-    assert (after.email, after.email_confirmed) == (ADDRESS, True)
+    assert (after.email, after.email_confirmed, after.pending_email) == (ADDRESS, True, "")
 
 
 def test_tampered_confirmation_link_is_refused(active_zoe):
@@ -196,27 +200,39 @@ def test_changing_the_address_from_my_account_sends_a_confirmation(recoverable):
     assert ADDRESS in page.text and "Confirmée" in page.text
 
     done = pupil.post(
-        reverse("pupil:account"), {"what": "email", "mail-email": "neuve@example.org"}
+        reverse("pupil:account"),
+        {"what": "email", "mail-email": "neuve@example.org", "mail-current_password": CHOSEN},
     )
     assert done.status_code == 302
     after = fresh(recoverable)
-    assert (after.email, after.email_confirmed) == ("neuve@example.org", False)
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["neuve@example.org"]
-    assert link_path(mail.outbox[0]).startswith("/mon-compte/confirmer-adresse/")
+    # The confirmed address stays the recovery address until the new one is confirmed.
+    assert (after.email, after.email_confirmed) == (ADDRESS, True)
+    assert after.pending_email == "neuve@example.org"
+    confirmation = [m for m in mail.outbox if m.to == ["neuve@example.org"]]
+    assert len(confirmation) == 1
+    assert link_path(confirmation[0]).startswith("/mon-compte/confirmer-adresse/")
     page = pupil.get(reverse("pupil:account"))
     assert "Un lien de confirmation a été envoyé à neuve@example.org" in page.text
     assert "Non confirmée" in page.text
+
+    assert pupil.post(link_path(confirmation[0])).status_code == 200
+    after = fresh(recoverable)
+    assert (after.email, after.email_confirmed, after.pending_email) == (
+        "neuve@example.org",
+        True,
+        "",
+    )
 
 
 def test_an_invalid_address_is_refused_and_nothing_changes(recoverable):
     pupil = signed_in(recoverable.user)
     refused = pupil.post(
-        reverse("pupil:account"), {"what": "email", "mail-email": "pas-une-adresse"}
+        reverse("pupil:account"),
+        {"what": "email", "mail-email": "pas-une-adresse", "mail-current_password": CHOSEN},
     )
     assert refused.status_code == 400
     after = fresh(recoverable)
-    assert (after.email, after.email_confirmed) == (ADDRESS, True)
+    assert (after.email, after.email_confirmed, after.pending_email) == (ADDRESS, True, "")
     assert mail.outbox == []
 
 
@@ -268,6 +284,8 @@ def test_forgot_answers_the_same_whatever_the_account(college, recoverable):
     no_address = activate(make_pupil(college, first_name="Hugo", last_name="Martin")[0])
     unconfirmed = activate(make_pupil(college, first_name="Inès", last_name="Bernard")[0])
     StudentAccount.objects.filter(pk=unconfirmed.pk).update(email="ines@example.org")
+    pending = activate(make_pupil(college, first_name="Jade", last_name="Roux")[0])
+    StudentAccount.objects.filter(pk=pending.pk).update(pending_email="jade@example.org")
     # Confirmed address, but the account waits for activation (staff reset it).
     not_active, _pw = make_pupil(college, first_name="Léo", last_name="Petit")
     StudentAccount.objects.filter(pk=not_active.pk).update(
@@ -280,6 +298,8 @@ def test_forgot_answers_the_same_whatever_the_account(college, recoverable):
         ("no address", no_address.identifier),
         ("unconfirmed", unconfirmed.identifier),
         ("unconfirmed address", "ines@example.org"),
+        ("waiting for confirmation", pending.identifier),
+        ("address waiting for confirmation", "jade@example.org"),
         ("not active", not_active.identifier),
         ("valid", recoverable.identifier),
     ]:

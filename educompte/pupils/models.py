@@ -85,8 +85,13 @@ class StudentAccount(models.Model):
     provisional_password_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     provisional_issued_at = models.DateTimeField(null=True, blank=True)
     provisional_expires_at = models.DateTimeField(null=True, blank=True)
+    # The recovery address: reset links go there, services get it as ``email_verified``.
+    # Only ever set by following a confirmation link (``email_confirmed`` then True).
     email = models.EmailField(_("adresse électronique"), blank=True)
     email_confirmed = models.BooleanField(default=False)
+    # An address given but not confirmed yet: it replaces ``email`` only when the link mailed
+    # to it is followed, so a stolen session cannot divert the reset links at once.
+    pending_email = models.EmailField(_("adresse électronique à confirmer"), blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -3,6 +3,9 @@ requests to the school, password change and ending the other sessions."""
 
 from __future__ import annotations
 
+import datetime
+import enum
+import functools
 import logging
 import smtplib
 
@@ -25,6 +28,7 @@ from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
+from educompte.core.after_response import Defer
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.pupils.signals import credentials_revoked
 from educompte.schools.models import Establishment
@@ -33,15 +37,26 @@ _EMAIL_SALT = "educompte.pupils.email-confirmation"
 log = logging.getLogger("educompte.mail")
 
 
-def _send(subject: str, body: str, sender: str | None, recipients: list[str]) -> bool:
+def _deliver(subject: str, body: str, recipients: list[str]) -> bool:
     """Send one mail; a mail server that is down is logged, never shown (the page must answer
     the same whether or not a mail went out)."""
     try:
-        send_mail(subject, body, sender, recipients)
+        send_mail(subject, body, None, recipients)
     except (OSError, smtplib.SMTPException):
         log.exception("could not send a mail (%s)", subject)
         return False
     return True
+
+
+def _send(subject: str, body: str, recipients: list[str], defer: Defer | None) -> None:
+    """Mail now, or through ``defer`` (the pages pass ``after_response.deferrer(request)``,
+    so that the answer does not wait for the mail server). The text is written now, in the
+    request's language; only the sending waits."""
+    work = functools.partial(_deliver, subject, body, recipients)
+    if defer is None:
+        work()
+    else:
+        defer(work)
 
 
 class _ResetTokens(PasswordResetTokenGenerator):
@@ -59,26 +74,72 @@ class _ResetTokens(PasswordResetTokenGenerator):
 reset_tokens = _ResetTokens()
 
 
+# --- The current password, asked before a change in "Mon compte" --------------------------
+
+
+class TooManyAttempts(Exception):
+    """Too many wrong current passwords: the sign-in throttling says when to retry."""
+
+    def __init__(self, retry_at: datetime.datetime | None) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+def check_current_password(account: StudentAccount, password: str, *, ip: str) -> None:
+    """Behind the sign-in counters (a session left open must not become a way to guess the
+    password); raises ``TooManyAttempts`` or a ValidationError on ``current_password``.
+
+    Not inside a transaction: a failure must stay counted when the caller gives up."""
+    verdict = throttling.check(account.user_id, ip)
+    if not verdict.allowed:
+        raise TooManyAttempts(verdict.retry_at)
+    if not account.user.check_password(password):
+        after = throttling.record_failure(account.user_id, ip)
+        if not after.allowed:
+            raise TooManyAttempts(after.retry_at)
+        raise ValidationError({"current_password": [_("Mot de passe actuel incorrect.")]})
+    throttling.record_success(account.user_id, ip, verdict)
+
+
+# --- The recovery address ------------------------------------------------------------------
+
+
 def _email_digest(account: StudentAccount) -> str:
-    # Changes once the address is confirmed or replaced: a confirmation link works once.
-    return salted_hmac(
-        _EMAIL_SALT, f"{account.pk}:{account.email}:{account.email_confirmed}"
-    ).hexdigest()[:20]
+    # Bound to the address waiting for confirmation: a link works once, and dies when
+    # another address is given or the change is cancelled.
+    return salted_hmac(_EMAIL_SALT, f"{account.pk}:{account.pending_email}").hexdigest()[:20]
 
 
 def email_confirmation_token(account: StudentAccount) -> str:
     return signing.dumps({"a": account.pk, "d": _email_digest(account)}, salt=_EMAIL_SALT)
 
 
-def set_email(account: StudentAccount, email: str, *, confirm_url_for) -> None:
-    """Record an address (unconfirmed) and mail it a confirmation link.
+def mask_email(address: str) -> str:
+    """``n***@e***.org``: enough for the owner to recognise an address, not to write to it
+    (nor to learn its length)."""
+    local, _at, domain = address.rpartition("@")
+    name, dot, tld = domain.rpartition(".")
+    if not dot:
+        name, tld = domain, ""
+    return f"{local[:1]}***@{name[:1]}***{dot}{tld}"
 
-    ``confirm_url_for(token)`` builds the absolute link (the view knows the host)."""
+
+def _confirmed_email(account: StudentAccount) -> str:
+    return account.email if account.email and account.email_confirmed else ""
+
+
+def set_email(
+    account: StudentAccount, email: str, *, confirm_url_for, defer: Defer | None = None
+) -> None:
+    """Record an address to confirm and mail it a confirmation link.
+
+    It becomes the recovery address only when the link is followed; until then a confirmed
+    address stays the one reset links go to, and it is told of the change (with the new
+    address masked). ``confirm_url_for(token)`` builds the absolute link."""
     email = email.strip()
     validate_email(email)
-    account.email = email
-    account.email_confirmed = False
-    account.save(update_fields=["email", "email_confirmed", "updated_at"])
+    account.pending_email = email
+    account.save(update_fields=["pending_email", "updated_at"])
     link = confirm_url_for(email_confirmation_token(account))
     hours = settings.EDUCOMPTE_EMAIL_CONFIRM_HOURS
     _send(
@@ -95,13 +156,86 @@ def set_email(account: StudentAccount, email: str, *, confirm_url_for) -> None:
             "hours": hours,
             "link": link,
         },
-        None,
         [email],
+        defer,
     )
+    old = _confirmed_email(account)
+    if old and old.lower() != email.lower():
+        _send(
+            _("Educompte : changement de votre adresse électronique"),
+            _(
+                "Bonjour %(first)s,\n\nUne nouvelle adresse électronique (%(masked)s) a été "
+                "indiquée pour votre compte Educompte (%(identifier)s). Elle remplacera "
+                "celle-ci dès qu'elle aura été confirmée ; d'ici là, les liens de "
+                "réinitialisation du mot de passe restent envoyés ici.\n\n"
+                "Si vous n'êtes pas à l'origine de ce changement, quelqu'un connaît peut-être "
+                "votre mot de passe : choisissez-en un nouveau tout de suite avec « Mot de "
+                "passe oublié » sur la page de connexion (cela annule aussi le changement "
+                "d'adresse), ou adressez-vous à votre établissement."
+            )
+            % {
+                "first": account.student.first_name,
+                "identifier": account.identifier,
+                "masked": mask_email(email),
+            },
+            [old],
+            defer,
+        )
 
 
+class EmailChange(enum.Enum):
+    PENDING = "pending"  # a confirmation link went to the new address
+    UNCHANGED = "unchanged"  # the confirmed address was given again
+    REMOVED = "removed"
+
+
+def change_email(
+    account: StudentAccount,
+    email: str,
+    current_password: str,
+    *,
+    ip: str,
+    confirm_url_for,
+    defer: Defer | None = None,
+) -> EmailChange:
+    """From "Mon compte": give a new address (to confirm) or, with an empty one, remove the
+    addresses. The current password is asked first (throttled, see
+    ``check_current_password``); a confirmed address is told of any change."""
+    check_current_password(account, current_password, ip=ip)
+    email = (email or "").strip()
+    old = _confirmed_email(account)
+    if email and old.lower() == email.lower():
+        if account.pending_email:  # giving the confirmed address back cancels a change
+            account.pending_email = ""
+            account.save(update_fields=["pending_email", "updated_at"])
+        return EmailChange.UNCHANGED
+    if email:
+        set_email(account, email, confirm_url_for=confirm_url_for, defer=defer)
+        return EmailChange.PENDING
+    account.email, account.email_confirmed, account.pending_email = "", False, ""
+    account.save(update_fields=["email", "email_confirmed", "pending_email", "updated_at"])
+    if old:
+        _send(
+            _("Educompte : adresse électronique retirée"),
+            _(
+                "Bonjour %(first)s,\n\nCette adresse électronique a été retirée de votre "
+                "compte Educompte (%(identifier)s) : les liens de réinitialisation du mot de "
+                "passe n'y seront plus envoyés.\n\n"
+                "Si vous n'êtes pas à l'origine de ce changement, quelqu'un connaît peut-être "
+                "votre mot de passe : adressez-vous à votre établissement (« Demander à mon "
+                "établissement » sur la page « Mot de passe oublié »)."
+            )
+            % {"first": account.student.first_name, "identifier": account.identifier},
+            [old],
+            defer,
+        )
+    return EmailChange.REMOVED
+
+
+@transaction.atomic
 def confirm_email(token: str) -> StudentAccount | None:
-    """The account whose address the link confirms, or None (expired, used, tampered)."""
+    """The account whose new address the link confirms (it becomes the recovery address),
+    or None (expired, used, replaced, tampered)."""
     try:
         data = signing.loads(
             token, salt=_EMAIL_SALT, max_age=settings.EDUCOMPTE_EMAIL_CONFIRM_HOURS * 3600
@@ -109,12 +243,16 @@ def confirm_email(token: str) -> StudentAccount | None:
     except signing.BadSignature:
         return None
     account = (
-        StudentAccount.objects.select_related("student", "user").filter(pk=data.get("a")).first()
+        StudentAccount.objects.select_for_update(of=("self",))
+        .select_related("student", "user")
+        .filter(pk=data.get("a"))
+        .first()
     )
-    if account is None or not account.email or data.get("d") != _email_digest(account):
+    if account is None or not account.pending_email or data.get("d") != _email_digest(account):
         return None
-    account.email_confirmed = True
-    account.save(update_fields=["email_confirmed", "updated_at"])
+    account.email, account.email_confirmed = account.pending_email, True
+    account.pending_email = ""
+    account.save(update_fields=["email", "email_confirmed", "pending_email", "updated_at"])
     record(
         AuditEvent.Action.EMAIL_CONFIRMED,
         actor=account.user,
@@ -127,11 +265,12 @@ def confirm_email(token: str) -> StudentAccount | None:
 # --- Mot de passe oublié -----------------------------------------------------------------
 
 
-def request_reset_link(query: str, *, reset_url_for) -> None:
+def request_reset_link(query: str, *, reset_url_for, defer: Defer | None = None) -> None:
     """Mail a single-use reset link (valid PASSWORD_RESET_TIMEOUT, 30 minutes) when the
     identifier or address designates an activated account with a confirmed address.
 
-    Returns nothing on purpose: the page says the same whether or not anything was sent."""
+    Returns nothing on purpose: the page says the same whether or not anything was sent;
+    the page passes ``defer`` so that it does not take longer either (SMTP)."""
     query = (query or "").strip()
     if not query:
         return
@@ -146,13 +285,13 @@ def request_reset_link(query: str, *, reset_url_for) -> None:
         .order_by("pk")[:MAX_LINKS]
     )
     for account in accounts:
-        _send_reset_link(account, reset_url_for)
+        _send_reset_link(account, reset_url_for, defer)
 
 
 MAX_LINKS = 10
 
 
-def _send_reset_link(account: StudentAccount, reset_url_for) -> None:
+def _send_reset_link(account: StudentAccount, reset_url_for, defer: Defer | None) -> None:
     uid = urlsafe_base64_encode(force_bytes(account.user_id))
     token = reset_tokens.make_token(account.user)
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
@@ -170,8 +309,8 @@ def _send_reset_link(account: StudentAccount, reset_url_for) -> None:
             "minutes": minutes,
             "link": reset_url_for(uid, token),
         },
-        None,
         [account.email],
+        defer,
     )
 
 
@@ -197,6 +336,10 @@ def _set_password(account: StudentAccount, new_password: str) -> None:
         raise ValidationError({"new_password1": list(exc.messages)}) from exc
     account.user.set_password(new_password)  # new hash: the link and other sessions die
     account.user.save(update_fields=["password"])
+    if account.pending_email:
+        # Whoever knew the old password may have given their own address: its link dies.
+        account.pending_email = ""
+        account.save(update_fields=["pending_email", "updated_at"])
     throttling.lift([account.user_id])
     credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
 
@@ -212,18 +355,20 @@ def reset_with_link(account: StudentAccount, new_password: str) -> None:
     )
 
 
-@transaction.atomic
-def change_password(account: StudentAccount, current: str, new_password: str) -> None:
-    """From the pupil's account page: the current password is required."""
-    if not account.user.check_password(current):
-        raise ValidationError({"current_password": [_("Mot de passe actuel incorrect.")]})
-    _set_password(account, new_password)
-    record(
-        AuditEvent.Action.PASSWORD_CHANGED,
-        actor=account.user,
-        establishment=account.student.establishment,
-        account=account,
-    )
+def change_password(
+    account: StudentAccount, current: str, new_password: str, *, ip: str = ""
+) -> None:
+    """From the pupil's account page: the current password is required (throttled, see
+    ``check_current_password``)."""
+    check_current_password(account, current, ip=ip)
+    with transaction.atomic():
+        _set_password(account, new_password)
+        record(
+            AuditEvent.Action.PASSWORD_CHANGED,
+            actor=account.user,
+            establishment=account.student.establishment,
+            account=account,
+        )
 
 
 def end_other_sessions(user: User) -> None:

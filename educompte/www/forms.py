@@ -224,7 +224,22 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class EmailForm(DsfrBaseForm):
+    """A new address, or none to remove the recorded one; the current password first."""
+
     email = forms.EmailField(
         label=_("Adresse électronique"),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+    current_password = forms.CharField(
+        label=_("Mot de passe actuel"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, has_address: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if has_address:
+            self.fields["email"].required = False
+            # On the bound field: DsfrBaseForm built it already (it copies the help text).
+            self["email"].help_text = _("Laissez le champ vide pour retirer l'adresse.")

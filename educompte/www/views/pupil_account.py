@@ -8,12 +8,15 @@ from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from educompte.accounts import throttling
+from educompte.core import after_response
 from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.pupils import recovery
+from educompte.pupils.models import StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.forms import (
     ChangePasswordForm,
@@ -43,6 +46,8 @@ def forgot(request: HttpRequest) -> HttpResponse:
         recovery.request_reset_link(
             form.cleaned_data["query"],
             reset_url_for=lambda uid, token: absolute_reverse("pupil:reset_link", uid, token),
+            # After the response: its timing must not tell whether a mail went out.
+            defer=after_response.deferrer(request),
         )
         return render(request, "pupil/forgot_sent.html")
     return render(request, "pupil/forgot.html", {"form": form}, status=400 if form.errors else 200)
@@ -106,11 +111,43 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "pupil/confirm_email.html", {"token": token})
 
 
+def _locked(form, field: str, retry_at) -> None:
+    """The sign-in page's message, on the current-password field."""
+    when = formats.date_format(timezone.localtime(retry_at), "DATETIME_FORMAT")
+    form.add_error(
+        field,
+        _("Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du %(when)s.")
+        % {"when": when},
+    )
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+def _email_done(account: StudentAccount, outcome: recovery.EmailChange) -> str:
+    if outcome is recovery.EmailChange.REMOVED:
+        return _("Votre adresse électronique est retirée.")
+    if outcome is recovery.EmailChange.UNCHANGED:
+        return _("Cette adresse est déjà confirmée.")
+    return _("Un lien de confirmation a été envoyé à %(email)s.") % {"email": account.pending_email}
+
+
 @pupil_required
 def my_account(request: HttpRequest) -> HttpResponse:
     account = request.user.student_account
+    has_address = bool(account.email or account.pending_email)
     password_form = ChangePasswordForm(prefix="pw")
-    email_form = EmailForm(prefix="mail", initial={"email": account.email})
+    email_form = EmailForm(
+        prefix="mail",
+        has_address=has_address,
+        initial={"email": account.pending_email or account.email},
+    )
     status = 200
     if request.method == "POST":
         what = request.POST.get("what")
@@ -122,30 +159,36 @@ def my_account(request: HttpRequest) -> HttpResponse:
                         account,
                         password_form.cleaned_data["current_password"],
                         password_form.cleaned_data["new_password1"],
+                        ip=client_ip(request),
                     )
+                except recovery.TooManyAttempts as exc:
+                    _locked(password_form, "current_password", exc.retry_at)
                 except ValidationError as exc:
-                    for field, errors in exc.message_dict.items():
-                        for error in errors:
-                            password_form.add_error(field, error)
+                    _add_errors(password_form, exc)
                 else:
                     update_session_auth_hash(request, account.user)
                     messages.success(request, _("Votre mot de passe est changé."))
                     return redirect("pupil:account")
             status = 400
         elif what == "email":
-            email_form = EmailForm(request.POST, prefix="mail")
+            email_form = EmailForm(request.POST, prefix="mail", has_address=has_address)
             if email_form.is_valid():
-                recovery.set_email(
-                    account,
-                    email_form.cleaned_data["email"],
-                    confirm_url_for=lambda t: confirm_url(request, t),
-                )
-                messages.success(
-                    request,
-                    _("Un lien de confirmation a été envoyé à %(email)s.")
-                    % {"email": account.email},
-                )
-                return redirect("pupil:account")
+                try:
+                    outcome = recovery.change_email(
+                        account,
+                        email_form.cleaned_data["email"],
+                        email_form.cleaned_data["current_password"],
+                        ip=client_ip(request),
+                        confirm_url_for=lambda t: confirm_url(request, t),
+                        defer=after_response.deferrer(request),
+                    )
+                except recovery.TooManyAttempts as exc:
+                    _locked(email_form, "current_password", exc.retry_at)
+                except ValidationError as exc:
+                    _add_errors(email_form, exc)
+                else:
+                    messages.success(request, _email_done(account, outcome))
+                    return redirect("pupil:account")
             status = 400
         elif what == "sessions":
             recovery.end_other_sessions(request.user)
