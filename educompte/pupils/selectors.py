@@ -37,6 +37,7 @@ _LISTED_COLUMNS = (
     "account__provisional_expires_at",
     "account__email",
     "account__email_confirmed",
+    "account__pending_email",
     "account__activated_at",
 )
 

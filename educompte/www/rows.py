@@ -111,8 +111,9 @@ def depannage_rows(rows: Iterable[PupilRow], uai: str, querystring: str) -> Safe
         if a.email and a.email_confirmed:
             badge = f'<span class="{_EMAIL_BADGE} fr-badge--success">{text["confirmed"]}</span>'
             email = f"{esc(a.email)}<br>{badge}"
-        elif a.email:
-            email = f'{esc(a.email)}<br><span class="{_EMAIL_BADGE}">{text["unconfirmed"]}</span>'
+        elif a.email or a.pending_email:
+            shown = esc(a.email or a.pending_email)
+            email = f'{shown}<br><span class="{_EMAIL_BADGE}">{text["unconfirmed"]}</span>'
         else:
             email = f'<span class="ec-muted">{text["no_email"]}</span>'
         action = ""

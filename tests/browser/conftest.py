@@ -89,8 +89,10 @@ def _wait_for_request_threads(timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def new_context(browser, live_server):
+def new_context(browser, live_server, settings):
     """Make a browser context (its own cookies) bound to the live server."""
+    # Mailed links are built from the configured public origin: here, the live server.
+    settings.EDUCOMPTE_PUBLIC_URL = live_server.url
     contexts = []
 
     def make(**kwargs):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from educompte.core import after_response
 from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.pupils import recovery, services
@@ -166,6 +167,7 @@ def activate(request: HttpRequest) -> HttpResponse:
                     account,
                     form.cleaned_data["email"],
                     confirm_url_for=lambda t: confirm_url(request, t),
+                    defer=after_response.deferrer(request),
                 )
                 messages.info(
                     request, _("Un lien de confirmation a été envoyé à votre adresse électronique.")
