@@ -482,34 +482,104 @@ def test_name_change_reaches_the_login(college):
 # --- 3. Pupil moving inside the installation ----------------------------------------------
 
 
-def test_pupil_moving_from_lycee_to_college_keeps_the_account(college, lycee):
+def test_leaver_of_the_lycee_moves_to_the_college_with_the_file(college, lycee):
+    """The normal change of establishment: the lycée's registry says the pupil left, the
+    college's lists them. Same pupil and identifier; the deactivated account comes back
+    with fresh credentials from the college, like any pupil listed again."""
     mover = pupil("9001", "8234567890G", "Lebœuf", "Noémie", division="2NDE3")
     import_xml(lycee, [mover])
+    import_xml(lycee, [{**mover, "left": fr(LEFT_ON)}])
     account = StudentAccount.objects.select_related("user", "student").get()
-    account.state = AccountState.INFORMED  # the letter was handed over at the lycée
-    account.save(update_fields=["state"])
-    identifier, hash_, password = (
-        account.identifier,
-        account.user.password,
-        provisional_password(account),
-    )
+    assert account.state == AccountState.DEACTIVATED
+    identifier = account.identifier
     before_counts = snapshot()["counts"]
 
     report = import_xml(college, [{**mover, "id": "5501", "division": "3A"}])
 
     assert counts(report) == (0, 1, 0, 0)
+    assert report.transfers == 0
     account = StudentAccount.objects.select_related("user", "student__division").get()
     assert account.student.establishment == college
     assert account.student.registry_id == "5501"
+    assert account.student.left_on is None
     assert account.student.division.establishment == college
     assert account.student.division.code == "3A"
     assert account.identifier == identifier
-    assert account.user.password == hash_
-    assert account.state == AccountState.INFORMED
-    assert provisional_password(account) == password
+    assert account.state == AccountState.NOT_INFORMED
+    assert len(provisional_password(account)) == 10
     after_counts = snapshot()["counts"]
     for model in ("Student", "StudentAccount", "User"):
         assert after_counts[model] == before_counts[model]
+    # Both journals say where the pupil went / came from.
+    arrived = AuditEvent.objects.filter(action="leaver_arrived", account=account)
+    assert {(e.establishment.uai, tuple(sorted(e.details.items()))) for e in arrived} == {
+        (LYCEE_UAI, (("to_uai", COLLEGE_UAI),)),
+        (COLLEGE_UAI, (("from_uai", LYCEE_UAI),)),
+    }
+
+
+def test_leaver_listed_with_another_birth_date_is_asked_for_not_moved(college, lycee):
+    mover = pupil("9001", "8234567890G", "Lebœuf", "Noémie", division="2NDE3")
+    import_xml(lycee, [mover])
+    import_xml(lycee, [{**mover, "left": fr(LEFT_ON)}])
+
+    report = import_xml(college, [{**mover, "id": "5501", "birth": "01/01/2010"}])
+
+    assert counts(report) == (0, 0, 0, 0)
+    assert report.transfers == 1
+    student = Student.objects.get()
+    assert student.establishment == lycee
+    assert student.transfer_requests.get().state == "pending"
+
+
+def test_pupil_current_in_the_lycee_is_not_moved_by_the_college_file(college, lycee):
+    """Moving a current pupil needs the lycée's consent (tests/test_transfers.py)."""
+    mover = pupil("9001", "8234567890G", "Lebœuf", "Noémie", division="2NDE3")
+    import_xml(lycee, [mover])
+    before = snapshot()["students"]
+
+    report = import_xml(college, [{**mover, "id": "5501", "division": "3A"}])
+
+    assert counts(report) == (0, 0, 0, 0)
+    assert (report.transfers, report.samples["transfer"]) == (1, ["Lebœuf Noémie (3A)"])
+    assert snapshot()["students"] == before
+    assert report.summary_line() == (
+        "created 0, updated 0, deactivated 0, unchanged 0, transfer requests pending 1"
+    )
+
+
+def test_an_import_never_renames_a_shared_mef(college, lycee):
+    """MEF labels are the academy's nomenclature: one school's file must not rename them
+    for every school. An unknown code is created with the file's label."""
+    import_xml(college)
+    rows = [csv_row(pupil("7001", None, "Martin", "Léa", mef=MEF_3))]
+    rows.append(csv_row(pupil("7002", None, "Petit", "Hugo", mef="99999999999")))
+    rows[0]["libelle_mef"] = "PIRATÉ"
+    rows[1]["libelle_mef"] = "NOUVEAU MEF"
+
+    import_csv(lycee, csv_bytes(rows))
+
+    assert Mef.objects.get(code=MEF_3).label == "3EME"
+    assert Mef.objects.get(code="99999999999").label == "NOUVEAU MEF"
+    assert Student.objects.get(registry_id="7001").mef.label == "3EME"
+
+
+def test_the_academy_command_sets_mef_labels(college, tmp_path):
+    import_xml(college)
+    nomenclature = tmp_path / "Nomenclature.xml"
+    nomenclature.write_bytes(nomenclature_xml({MEF_3: "3EME BILANGUE", "12345678901": "6EME"}))
+    out = io.StringIO()
+
+    call_command("mef_labels", str(nomenclature), stdout=out)
+
+    assert out.getvalue().splitlines()[-1] == "labels changed 1, created 1"
+    assert dict(Mef.objects.values_list("code", "label")) == {
+        MEF_3: "3EME BILANGUE",
+        MEF_4: "4EME",
+        "12345678901": "6EME",
+    }
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("mef_labels", str(tmp_path / "missing.xml"))
 
 
 # --- 4. Dry run ---------------------------------------------------------------------------
@@ -713,7 +783,7 @@ def test_csv_import(college, options):
     assert Mef.objects.get(code=MEF_3).label == "3EME, BILANGUE"
     assert Mef.objects.get(code=MEF_4).label == "4EME"
     assert all(a.state == AccountState.NOT_INFORMED for a in accounts.values())
-    # The same rows in SIECLE format change nothing but the MEF label: same pupils.
+    # The same rows in SIECLE format change nothing (labels are not renamed).
     assert counts(import_xml(college)) == (0, 0, 0, 6)
 
 

@@ -24,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from educompte.accounts.models import Assignment, Delegation, StaffAlert, ThrottleCounter, User
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
-from educompte.registry.models import ImportJob
+from educompte.registry.models import ImportJob, TransferRequest
 from educompte.schools.models import Establishment
 from educompte.sso.services import register_service
 from tests.factories import (
@@ -150,6 +150,8 @@ ACCESS: dict[str, dict] = {
     "administration:import_job": administration_console(200),
     "administration:import_confirm": same_for_all(405),
     "administration:journal_csv": same_for_all(405),
+    "administration:transfers": administration_console(200),
+    "administration:transfer_decide": same_for_all(405),
     # No device yet: the code page sends to enrolment, and enrolment to the code page
     # once a device exists.
     "otp:verify": agents_only(default=Redirect(OTP_ENROL), **{HEAD_2FA: 200, ACADEMY: 200}),
@@ -200,6 +202,10 @@ POST_ACCESS: dict[str, dict] = {
     # The job is finished: confirming again changes nothing and shows the job.
     "administration:import_confirm": administration_console(
         Redirect(f"/administration/{COLLEGE_UAI}/import/{{job_id}}/")
+    ),
+    # No decision in the empty form: nothing decided, back to the list.
+    "administration:transfer_decide": administration_console(
+        Redirect(f"/administration/{COLLEGE_UAI}/transferts/")
     ),
     "academy:reset_otp": academy_console(Redirect("/academie/agents/")),
     "oauth2_provider:token": same_for_all(400),  # no grant, no client: an OAuth error
@@ -316,6 +322,9 @@ def world(django_db_setup, django_db_blocker):
             establishment=college, filename="eleves.xml", status=ImportJob.Status.DONE
         )
         support = SupportRequest.objects.create(account=account, establishment=college)
+        transfer = TransferRequest.objects.create(
+            student=account.student, from_establishment=college, to_establishment=lycee
+        )
         service = register_service("ENT", ["https://ent.example/cb"], "openid").service
         service = register_service(
             "ENT du collège", "https://ent.example/callback", ["openid"], by=users[ACADEMY]
@@ -332,6 +341,7 @@ def world(django_db_setup, django_db_blocker):
                 "agent_id": no_right.pk,
                 "job_id": job.pk,
                 "request_id": support.pk,
+                "transfer_id": transfer.pk,
                 "service_id": service.pk,
                 "uidb64": urlsafe_base64_encode(force_bytes(account.user_id)),
                 "reset_slug": "nouveau-mot-de-passe",

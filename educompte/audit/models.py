@@ -41,6 +41,15 @@ class AuditEvent(models.Model):
         SERVICE_UPDATED = "service_updated", _("Service modifié")
         SERVICE_SECRET_REPLACED = "service_secret_replaced", _("Secret d'un service remplacé")
         SERVICE_REVOKED = "service_revoked", _("Service révoqué")
+        TRANSFER_REQUESTED = "transfer_requested", _("Demande de transfert d'un élève")
+        TRANSFER_ACCEPTED = "transfer_accepted", _("Transfert d'un élève accepté")
+        TRANSFER_REFUSED = "transfer_refused", _("Transfert d'un élève refusé")
+        LEAVER_ARRIVED = "leaver_arrived", _("Élève sorti inscrit dans un autre établissement")
+        EMAIL_CHANGE_REQUESTED = (
+            "email_change_requested",
+            _("Nouvelle adresse électronique indiquée"),
+        )
+        EMAIL_REMOVED = "email_removed", _("Adresse électronique retirée")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -51,3 +51,58 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 0
+
+
+class TransferRequest(models.Model):
+    """An establishment's import listed a pupil who is still current in another
+    establishment: the pupil moves only if that establishment (or the academy) accepts.
+
+    ``registry_id``, ``division_code`` and ``label`` are what the requesting establishment's
+    own file said; they are all it is ever shown of the request (never the other
+    establishment's data)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        ACCEPTED = "accepted", _("Acceptée")
+        REFUSED = "refused", _("Refusée")
+        CANCELLED = "cancelled", _("Sans objet")
+
+    student = models.ForeignKey(
+        "pupils.Student", on_delete=models.CASCADE, related_name="transfer_requests"
+    )
+    from_establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="transfers_out"
+    )
+    to_establishment = models.ForeignKey(
+        "schools.Establishment", on_delete=models.CASCADE, related_name="transfers_in"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    registry_id = models.CharField(max_length=32, blank=True)
+    division_code = models.CharField(max_length=30, blank=True)
+    label = models.CharField(max_length=250, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["from_establishment", "state"], name="transfer_from_state"),
+            models.Index(fields=["to_establishment", "state"], name="transfer_to_state"),
+        ]
+        constraints = [
+            # Re-importing the same file never sends the same request twice.
+            models.UniqueConstraint(
+                fields=["student", "to_establishment"],
+                condition=models.Q(state="pending"),
+                name="transfer_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} {self.from_establishment_id}->{self.to_establishment_id}"

@@ -2,9 +2,13 @@
 
 An import is all or nothing: the whole file is validated first (nothing is written if any
 element or line is wrong), then applied in one transaction. It is idempotent: pupils are
-matched on their INE (installation-wide, so a pupil arriving from another establishment of
-the installation keeps identifier, password and state) or else on their registry id in the
-establishment.
+matched on their INE or else on their registry id in the establishment.
+
+A file never takes a pupil from another establishment: a pupil who is still current there
+becomes a transfer request that establishment decides on (``registry.transfers``); only a
+pupil it has marked as departed, born on the day the file says, moves with the file. A
+dry run (the preview) sees no other establishment's pupils at all, so it reveals nothing
+about them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from educompte.pupils import identifiers, passwords
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.services import encryption_context, issue_provisional_password
 from educompte.pupils.signals import credentials_revoked
+from educompte.registry import transfers
+from educompte.registry.models import TransferRequest
 from educompte.registry.parsers import PupilRecord, RegistrySource
 from educompte.registry.scratch import DiskSequence, DiskSet, Scratch
 from educompte.schools.models import Division, Establishment, Mef, school_year_of
@@ -45,16 +51,30 @@ class ImportReport:
     updated: int = 0
     deactivated: int = 0
     unchanged: int = 0
+    # Pupils current in another establishment: transfer request pending, or refused.
+    transfers: int = 0
+    transfers_refused: int = 0
     dry_run: bool = False
     samples: dict[str, list[str]] = dataclasses.field(
-        default_factory=lambda: {"created": [], "updated": [], "deactivated": []}
+        default_factory=lambda: {
+            "created": [],
+            "updated": [],
+            "deactivated": [],
+            "transfer": [],
+            "transfer_refused": [],
+        }
     )
 
     def summary_line(self) -> str:
-        return (
+        line = (
             f"created {self.created}, updated {self.updated}, "
             f"deactivated {self.deactivated}, unchanged {self.unchanged}"
         )
+        if self.transfers:
+            line += f", transfer requests pending {self.transfers}"
+        if self.transfers_refused:
+            line += f", transfer requests refused {self.transfers_refused}"
+        return line
 
     def sample(self, kind: str, text: str) -> None:
         if len(self.samples[kind]) < SAMPLES:
@@ -73,9 +93,18 @@ class _Context:
     """Per-import caches of classes (code -> id: a model instance per class would grow with
     a big file's hundreds of classes) and MEFs, created on first use."""
 
-    def __init__(self, establishment: Establishment, today: datetime.date) -> None:
+    def __init__(
+        self,
+        establishment: Establishment,
+        today: datetime.date,
+        *,
+        actor: User | None = None,
+        dry_run: bool = False,
+    ) -> None:
         self.establishment = establishment
         self.today = today
+        self.actor = actor
+        self.dry_run = dry_run
         self.year = school_year_of(today)
         self.divisions: dict[str, int] = dict(
             Division.objects.filter(establishment=establishment, school_year=self.year)
@@ -95,17 +124,17 @@ class _Context:
         return self.divisions[code]
 
     def mef(self, code: str, label: str) -> Mef | None:
+        """The MEF of ``code``, created with the file's label if unknown. MEFs are shared
+        by every establishment: an import never renames one (the academy does,
+        ``educompte mef-labels``)."""
         if not code:
             return None
         mef = self.mefs.get(code)
         if mef is None:
             mef, _created = Mef.objects.get_or_create(
-                code=code[:11], defaults={"label": label or code}
+                code=code[:11], defaults={"label": (label or code)[:100]}
             )
             self.mefs[code] = mef
-        if label and mef.label != label:
-            mef.label = label[:100]
-            mef.save(update_fields=["label"])
         return mef
 
 
@@ -220,15 +249,36 @@ def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> 
     return student_ids
 
 
+def _has_departed(student: Student, today: datetime.date) -> bool:
+    """Marked as gone by its establishment (leaving date reached, account deactivated)."""
+    account = getattr(student, "account", None)
+    return (
+        student.left_on is not None
+        and student.left_on <= today
+        and account is not None
+        and account.state == AccountState.DEACTIVATED
+    )
+
+
+def _file_label(rec: PupilRecord) -> str:
+    return f"{rec.last_name} {rec.first_name} ({rec.division_code or '—'})"
+
+
 def _apply_batch(
     ctx: _Context, batch: list[PupilRecord], report: ImportReport, seen: DiskSet
 ) -> None:
     ines = [r.ine for r in batch if r.ine]
+    if ines and ctx.dry_run:
+        # The preview must read the same whether or not these INEs belong to pupils of
+        # other establishments: hide them (the dry run's transaction is rolled back).
+        Student.objects.filter(ine__in=ines).exclude(establishment=ctx.establishment).update(
+            ine=None
+        )
     by_ine = (
         {
             s.ine: s
             for s in Student.objects.filter(ine__in=ines).select_related(
-                "account", "account__user", "division", "mef"
+                "account", "account__user", "division", "mef", "establishment"
             )
         }
         if ines
@@ -244,9 +294,30 @@ def _apply_batch(
     changed: list[Student] = []
     to_deactivate: list[StudentAccount] = []
     renamed: list[User] = []
+    to_request: list[tuple[Student, PupilRecord]] = []
+    arrivals: list[tuple[Establishment, StudentAccount]] = []
     for rec in batch:
-        student = (by_ine.get(rec.ine) if rec.ine else None) or by_id.get(rec.registry_id)
         has_left = rec.left_on is not None and rec.left_on <= ctx.today
+        student = by_ine.get(rec.ine) if rec.ine else None
+        if student is not None and student.establishment_id != ctx.establishment.pk:
+            # Known in another establishment. Only a leaver (and the file agrees on the
+            # date of birth) moves here; a current pupil is asked for, never taken.
+            if (
+                not has_left
+                and _has_departed(student, ctx.today)
+                and (student.birth_date == rec.birth_date)
+            ):
+                arrivals.append((student.establishment, student.account))
+            else:
+                local = by_id.get(rec.registry_id)
+                if local is not None:
+                    seen.add(local.pk)  # the file lists this registry id: not a leaver
+                if has_left:
+                    report.unchanged += 1
+                else:
+                    to_request.append((student, rec))
+                continue
+        student = student or by_id.get(rec.registry_id)
         if student is None:
             if has_left:
                 report.unchanged += 1  # left before ever having an account here
@@ -314,8 +385,46 @@ def _apply_batch(
     if renamed:
         User.objects.bulk_update(renamed, ["first_name", "last_name"])
     _deactivate_accounts(to_deactivate)
+    if arrivals:
+        transfers.record_arrivals(ctx.establishment, arrivals, actor=ctx.actor)
+    if to_request:
+        _request_transfers(ctx, to_request, report)
     if new:
         seen.update(_create(ctx, new, report))
+
+
+def _request_transfers(
+    ctx: _Context, pairs: list[tuple[Student, PupilRecord]], report: ImportReport
+) -> None:
+    """One pending request per pupil and requesting establishment: a re-import finds it
+    (or the refusal) instead of asking again."""
+    states: dict[int, str] = {}
+    for student_id, state in TransferRequest.objects.filter(
+        student_id__in=[s.pk for s, _rec in pairs],
+        to_establishment=ctx.establishment,
+        state__in=[TransferRequest.State.PENDING, TransferRequest.State.REFUSED],
+    ).values_list("student_id", "state"):
+        if states.get(student_id) != TransferRequest.State.PENDING:
+            states[student_id] = state
+    for student, rec in pairs:
+        label = _file_label(rec)
+        state = states.get(student.pk)
+        if state == TransferRequest.State.REFUSED:
+            report.transfers_refused += 1
+            report.sample("transfer_refused", label)
+            continue
+        if state is None:
+            transfers.request(
+                student,
+                ctx.establishment,
+                actor=ctx.actor,
+                registry_id=rec.registry_id[:32],
+                division_code=rec.division_code[:30],
+                label=label[:250],
+            )
+            states[student.pk] = TransferRequest.State.PENDING  # the same INE twice
+        report.transfers += 1
+        report.sample("transfer", label)
 
 
 def _deactivate_absent(
@@ -389,7 +498,7 @@ def _validate_and_apply(
     done = 0
     try:
         with transaction.atomic():
-            ctx = _Context(establishment, today)
+            ctx = _Context(establishment, today, actor=actor, dry_run=dry_run)
             for batch in _batches(source.records(), BATCH):
                 _apply_batch(ctx, batch, report, seen)
                 done += len(batch)
@@ -408,6 +517,7 @@ def _validate_and_apply(
                 updated=report.updated,
                 deactivated=report.deactivated,
                 unchanged=report.unchanged,
+                transfers=report.transfers,
             )
     except _Rollback:
         pass

@@ -4,7 +4,7 @@ from django.db import transaction
 
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
-from educompte.schools.models import Establishment
+from educompte.schools.models import Establishment, Mef
 from educompte.schools.uai import normalize_uai, validate_uai
 
 
@@ -26,3 +26,25 @@ def add_establishment(uai: str, name: str, *, actor: object = None) -> Establish
 def get_by_uai(uai: str) -> Establishment:
     """Raises Establishment.DoesNotExist with the normalised UAI."""
     return Establishment.objects.get(uai=normalize_uai(uai))
+
+
+@transaction.atomic
+def set_mef_labels(labels: dict[str, str]) -> tuple[int, int]:
+    """The academy's nomenclature: set the label of each MEF code (created if unknown).
+    Imports of establishments never rename a MEF, shared by all; this does. Returns
+    (labels changed, MEFs created)."""
+    changed = created = 0
+    existing = {m.code: m for m in Mef.objects.filter(code__in=list(labels))}
+    for code, label in labels.items():
+        label = label.strip()[:100]
+        if not code or not label:
+            continue
+        mef = existing.get(code[:11])
+        if mef is None:
+            Mef.objects.create(code=code[:11], label=label)
+            created += 1
+        elif mef.label != label:
+            mef.label = label
+            mef.save(update_fields=["label"])
+            changed += 1
+    return changed, created

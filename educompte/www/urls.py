@@ -10,6 +10,7 @@ from educompte.www.views import (
     pupil,
     pupil_account,
     security,
+    transfers,
 )
 
 pupil_patterns = (
@@ -75,6 +76,12 @@ administration_patterns = (
         path("import/", imports.upload, name="import"),
         path("import/<uuid:job_id>/", imports.job_detail, name="import_job"),
         path("import/<uuid:job_id>/confirmer/", imports.job_confirm, name="import_confirm"),
+        path("transferts/", transfers.transfer_list, name="transfers"),
+        path(
+            "transferts/<int:transfer_id>/decider/",
+            transfers.decide,
+            name="transfer_decide",
+        ),
         path("delegations/", administration.delegations, name="delegations"),
         path(
             "delegations/<int:delegation_id>/revoquer/",

@@ -23,6 +23,7 @@ from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.net import client_ip
 from educompte.pupils import recovery
+from educompte.registry import transfers
 from educompte.www.access import agent_required
 from educompte.www.forms import SignInForm
 
@@ -78,6 +79,10 @@ def index(request: HttpRequest) -> HttpResponse:
     pending = recovery.open_request_counts(
         [est.pk for est, rights in granted if Right.DEPANNAGE in rights]
     )
+    # Other establishments asking for pupils: the administration tile says how many.
+    transfer_requests = transfers.pending_counts(
+        [est.pk for est, rights in granted if Right.ADMINISTRATION in rights]
+    )
     for establishment, rights in granted:
         apps = [
             {
@@ -86,6 +91,9 @@ def index(request: HttpRequest) -> HttpResponse:
                 "description": APPLICATIONS[r][2],
                 "requests": pending.get(establishment.pk, 0) if r == Right.DEPANNAGE else 0,
                 "requests_url": reverse("depannage:requests", args=[establishment.uai]),
+                "transfers": transfer_requests.get(establishment.pk, 0)
+                if r == Right.ADMINISTRATION
+                else 0,
             }
             for r in rights
             if r in APPLICATIONS
