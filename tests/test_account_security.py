@@ -128,6 +128,9 @@ def test_the_confirmed_address_is_told_with_the_new_one_masked(recoverable):
     assert links(notice) == []  # nothing to follow from the old address
     [confirmation] = mails_to(ATTACKER)
     assert len(links(confirmation)) == 1
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.EMAIL_CHANGE_REQUESTED)
+    assert (event.account_id, event.actor_id) == (recoverable.pk, recoverable.user_id)
+    assert ATTACKER not in str(event.details)
 
 
 def test_the_new_address_serves_only_once_confirmed(recoverable):
@@ -193,6 +196,9 @@ def test_removing_the_address_needs_the_password_and_tells_the_old_address(recov
     assert notice.to == [ADDRESS]
     assert notice.subject == "Educompte : adresse électronique retirée"
     assert "Demander à mon établissement" in notice.body
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.EMAIL_REMOVED, account=recoverable
+    ).exists()
     mail.outbox.clear()
     forgot(ADDRESS)
     assert mail.outbox == []

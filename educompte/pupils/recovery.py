@@ -209,11 +209,15 @@ def change_email(
             account.pending_email = ""
             account.save(update_fields=["pending_email", "updated_at"])
         return EmailChange.UNCHANGED
+    audit = {"actor": account.user, "establishment": account.student.establishment}
     if email:
         set_email(account, email, confirm_url_for=confirm_url_for, defer=defer)
+        # The address itself stays out of the journal: staff see it in the console.
+        record(AuditEvent.Action.EMAIL_CHANGE_REQUESTED, account=account, ip=ip, **audit)
         return EmailChange.PENDING
     account.email, account.email_confirmed, account.pending_email = "", False, ""
     account.save(update_fields=["email", "email_confirmed", "pending_email", "updated_at"])
+    record(AuditEvent.Action.EMAIL_REMOVED, account=account, ip=ip, **audit)
     if old:
         _send(
             _("Educompte : adresse électronique retirée"),
