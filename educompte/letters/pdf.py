@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import functools
 import io
+import unicodedata
 from pathlib import Path
 
 import reportlab
@@ -105,6 +106,13 @@ def _fit(text: str, font: str, size: float, width: float, min_size: float) -> tu
     while text and _width(text + "…", font, size) > width:
         text = text[:-1]
     return text.rstrip() + "…", size
+
+
+def _printable(text: str) -> str:
+    """A class code as printed: line breaks and other control or invisible characters (a
+    code imported before they were refused) become spaces rather than missing glyphs."""
+    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    return " ".join(cleaned.split())
 
 
 def _lines(text: str, font: str, size: float, width: float) -> list[str]:
@@ -294,8 +302,9 @@ def _page(c: Canvas, f: _Fonts, layout: _PageLayout, letter: LetterData) -> None
     if letter.division:
         c.setFont(f.regular, 11)
         c.drawString(MARGIN, layout.class_y, "Classe")
-        c.setFont(f.bold, 12)
-        c.drawString(VALUE_X, layout.class_y, letter.division)
+        code, size = _fit(_printable(letter.division), f.bold, 12, PAGE_W - MARGIN - VALUE_X, 8)
+        c.setFont(f.bold, size)
+        c.drawString(VALUE_X, layout.class_y, code)
     c.setFont(f.mono_bold, 24)
     c.drawString(MARGIN + 20, layout.identifier_y, letter.identifier)
     c.drawString(MARGIN + 20, layout.password_y, letter.password)
@@ -410,8 +419,9 @@ def _card(c: Canvas, f: _Fonts, layout: _CardLayout, letter: LetterData) -> None
     c.setFont(f.bold, size)
     c.drawString(PAD, layout.name_y, name)
     if letter.division:
-        c.setFont(f.regular, 9)
-        c.drawString(PAD, layout.class_y, f"Classe {letter.division}")
+        line, size = _fit(f"Classe {_printable(letter.division)}", f.regular, 9, CARD_TEXT_W, 7)
+        c.setFont(f.regular, size)
+        c.drawString(PAD, layout.class_y, line)
     c.setFont(f.mono_bold, 16)
     c.drawString(PAD + 8, layout.identifier_y, letter.identifier)
     c.drawString(PAD + 8, layout.password_y, letter.password)

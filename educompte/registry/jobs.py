@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import threading
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
 from django.utils import timezone
@@ -25,14 +27,24 @@ from educompte.schools.models import Establishment
 log = logging.getLogger("educompte.registry")
 
 
+UNEXPECTED = (
+    "erreur inattendue : aucune donnée n'a été modifiée ; réessayez ou contactez l'assistance"
+)
+
+
 def _store(upload: UploadedFile, suffix: str) -> Path:
     folder = Path(settings.VAR_DIR) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
-    with path.open("wb") as fh:
-        for chunk in upload.chunks():
-            fh.write(chunk)
-    path.chmod(0o600)
+    try:
+        # Created private: the file holds personal data from its first byte.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in upload.chunks():
+                fh.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)  # a half-written upload (disk full…) is not left behind
+        raise
     return path
 
 
@@ -67,30 +79,55 @@ def start(
         complete=complete,
         status=ImportJob.Status.PREVIEWED,
     )
-    job.stored_path = str(_store(upload, suffix))
-    if nomenclature is not None:
-        job.nomenclature_path = str(_store(nomenclature, ".xml"))
     try:
+        job.stored_path = str(_store(upload, suffix))
+        if nomenclature is not None:
+            job.nomenclature_path = str(_store(nomenclature, ".xml"))
         report = run_import(
             establishment, _source(job), actor=agent, complete=complete, dry_run=True
         )
     except BadFile as exc:
-        job.status = ImportJob.Status.REFUSED
-        job.problems = [{"ref": p.ref, "reason": p.reason} for p in exc.problems]
-        job.problem_count = exc.total
+        _refuse(job, ImportJob.Status.REFUSED, exc)
+    except PermissionDenied:
         _cleanup(job)
+        raise
+    except Exception:
+        # Whatever a hostile file triggers: a refusal on the page, never a server error
+        # nor its upload left in var/imports/ (the preview is a dry run: nothing written).
+        log.exception("import preview of %s failed", establishment.uai)
+        _refuse(job, ImportJob.Status.REFUSED, None)
+    except BaseException:
+        _cleanup(job)
+        raise
     else:
         job.total = report.total
         job.preview = report.as_dict()
-    job.save()
+    try:
+        job.save()
+    except BaseException:
+        _cleanup(job)  # no job to confirm or cancel it: the files must not stay
+        raise
     return job
+
+
+def _refuse(job: ImportJob, status: str, exc: BadFile | None) -> None:
+    """Mark the job refused or failed with the file's problems (or an unexpected error)
+    and delete its files."""
+    job.status = status
+    if exc is None:
+        job.problems = [{"ref": "import", "reason": UNEXPECTED}]
+        job.problem_count = 1
+    else:
+        job.problems = [{"ref": p.ref, "reason": p.reason} for p in exc.problems]
+        job.problem_count = exc.total
+    _cleanup(job)
 
 
 def confirm(agent: User, job: ImportJob) -> None:
     """Run the previewed import, in the background unless configured otherwise."""
     authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
     updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
-        status=ImportJob.Status.RUNNING
+        status=ImportJob.Status.RUNNING, updated_at=timezone.now()
     )
     if not updated:
         return  # already confirmed (double click) or not previewable
@@ -113,7 +150,14 @@ def _run_in_thread(job_id: uuid.UUID, agent_id: int) -> None:
     close_old_connections()
     try:
         job = ImportJob.objects.select_related("establishment").get(pk=job_id)
-        _run(job, User.objects.get(pk=agent_id))
+        agent = User.objects.filter(pk=agent_id).first()
+        if agent is None:  # the agent was deleted in the meantime
+            _refuse(job, ImportJob.Status.FAILED, None)
+            job.save()
+            return
+        _run(job, agent)
+    except Exception:
+        log.exception("import %s could not run", job_id)
     finally:
         close_old_connections()
 
@@ -139,34 +183,53 @@ def _run(job: ImportJob, agent: User) -> None:
             job.establishment, _source(job), actor=agent, complete=job.complete, progress=progress
         )
     except BadFile as exc:  # the file changed between preview and run: nothing written
-        job.status = ImportJob.Status.FAILED
-        job.problems = [{"ref": p.ref, "reason": p.reason} for p in exc.problems]
-        job.problem_count = exc.total
+        _refuse(job, ImportJob.Status.FAILED, exc)
     except Exception:  # report the failure on the page; the transaction rolled back
         log.exception("import %s failed", job.pk)
-        job.status = ImportJob.Status.FAILED
-        job.problems = [
-            {
-                "ref": "import",
-                "reason": "erreur inattendue : aucune donnée n'a été "
-                "modifiée ; réessayez ou contactez l'assistance",
-            }
-        ]
+        _refuse(job, ImportJob.Status.FAILED, None)
     else:
         job.status = ImportJob.Status.DONE
         job.report = report.as_dict()
         job.processed = job.total = report.total
-    _cleanup(job)
+    finally:
+        _cleanup(job)  # even if interrupted: the files hold personal data
     job.save()
     cache.delete(progress_key(job.pk))
 
 
 def discard_stale(hours: int = 24) -> int:
-    """Previews never confirmed nor cancelled: drop their uploaded files (personal data)."""
+    """Previews never confirmed nor cancelled, and imports still "running" long after the
+    process that ran them must have stopped: drop their uploaded files (personal data)."""
     cutoff = timezone.now() - datetime.timedelta(hours=hours)
-    stale = list(ImportJob.objects.filter(status=ImportJob.Status.PREVIEWED, updated_at__lt=cutoff))
+    stale = list(
+        ImportJob.objects.filter(
+            status__in=(ImportJob.Status.PREVIEWED, ImportJob.Status.RUNNING),
+            updated_at__lt=cutoff,
+        )
+    )
     for job in stale:
-        _cleanup(job)
-        job.status = ImportJob.Status.CANCELLED
+        if job.status == ImportJob.Status.RUNNING:
+            _refuse(job, ImportJob.Status.FAILED, None)
+        else:
+            _cleanup(job)
+            job.status = ImportJob.Status.CANCELLED
         job.save()
+    _discard_orphans(cutoff)
     return len(stale)
+
+
+def _discard_orphans(cutoff: datetime.datetime) -> None:
+    """Uploads no job refers to (the process was killed during a preview, before the job
+    was saved): deleted once as old as a stale preview."""
+    folder = Path(settings.VAR_DIR) / "imports"
+    if not folder.is_dir():
+        return
+    live = ImportJob.objects.filter(
+        status__in=(ImportJob.Status.PREVIEWED, ImportJob.Status.RUNNING)
+    ).values_list("stored_path", "nomenclature_path")
+    kept = {name for pair in live for name in pair if name}
+    for path in folder.iterdir():
+        if str(path) in kept or not path.is_file():
+            continue
+        if datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC) < cutoff:
+            path.unlink(missing_ok=True)

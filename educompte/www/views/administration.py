@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -376,10 +378,20 @@ def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpRespo
         ip=client_ip(request),
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = (
-        f'attachment; filename="journal-{establishment.uai}-{stamp}.csv"'
-    )
+    return _attachment(response, f"journal-{establishment.uai}-{_stamp()}.csv")
+
+
+def _stamp() -> str:
+    return timezone.localtime().strftime("%Y%m%d-%H%M")
+
+
+def _attachment(response: HttpResponse, name: str) -> HttpResponse:
+    """Offer ``response`` as a download named ``name``. Names carry class codes, which come
+    from registry files: only letters (accents kept), digits, ``-``, ``_`` and ``.`` stay,
+    and the header is written by Django's RFC 6266 helper (``filename*`` when non-ASCII), so
+    that no quote, semicolon or line break can add a parameter or a header."""
+    safe = get_valid_filename(name.replace("\n", " ").replace("\r", " "))
+    response["Content-Disposition"] = content_disposition_header(True, safe)
     return response
 
 
@@ -417,7 +429,7 @@ LETTER_ACTIONS = {
 
 def _letters_response(request, establishment, *, kind: str, account_ids=None, division=None):
     """Run a letters action and answer with the file (PDF or CSV)."""
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    stamp = _stamp()
     scope = division.code if division else ("selection" if account_ids is not None else "tous")
     if kind == "credentials_csv":
         body = letters.export_credentials_csv(
@@ -445,8 +457,7 @@ def _letters_response(request, establishment, *, kind: str, account_ids=None, di
             return redirect("administration:letters", establishment.uai)
         response = HttpResponse(result.pdf, content_type="application/pdf")
         name = f"courriers-{establishment.uai}-{scope}-{stamp}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return _attachment(response, name)
 
 
 @establishment_right(Right.ADMINISTRATION)
