@@ -7,6 +7,7 @@ import time
 
 from bench import loader
 from bench.common import Context, Figure, Section, code_block, num, profile_top
+from educompte.accounts import authz
 from educompte.letters.services import issue_letters
 from educompte.pupils.models import AccountState
 
@@ -27,7 +28,7 @@ def run(ctx: Context) -> Section:
     try:
         ctx.say(f"letters: {count} letters in one PDF")
         t0 = time.perf_counter()
-        result = issue_letters(None, est, operator=True)
+        result = issue_letters(authz.OPERATOR, est)
         seconds = time.perf_counter() - t0
         pages = result.pdf.count(b"/Type /Page\n") + result.pdf.count(b"/Type /Page ")
         if result.count != count:
@@ -45,7 +46,7 @@ def run(ctx: Context) -> Section:
             Figure("PDF size", len(result.pdf) / 1024 / 1024, "MiB", digits=2),
         ]
         section.notes.append(
-            f"`issue_letters(None, establishment, operator=True)` for a class-sorted "
+            f"`issue_letters(authz.OPERATOR, establishment)` for a class-sorted "
             f'establishment of {count} pupils "Non activé - non informé" (real AES-GCM '
             f"provisional passwords, decrypted for each letter); the time includes the "
             f"queries, the PDF ({pages or '?'} pages), marking the accounts informed and "
@@ -54,7 +55,7 @@ def run(ctx: Context) -> Section:
         if count >= 1000 and seconds > TARGET_SECONDS:
             section.details.append(
                 "Profile (cProfile, by own time):\n\n"
-                + code_block(profile_top(lambda: issue_letters(None, est, operator=True)))
+                + code_block(profile_top(lambda: issue_letters(authz.OPERATOR, est)))
             )
     finally:
         loader.purge_establishments([est.uai])

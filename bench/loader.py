@@ -1,9 +1,8 @@
 """Bulk loading of establishments, classes, pupils and their accounts for the benchmarks.
 
-Rows are generated as a stream and written with PostgreSQL's COPY (psycopg's
-``cursor.copy()``), never through the ORM one object at a time; on SQLite (the tests) the
-same rows go through ``executemany``. Columns the loader does not set get the model's
-default, so fields added to the models later keep the loader working.
+Pupils are generated as a stream and created by the lifecycle's bulk creation
+(``educompte.pupils.lifecycle.create_many``, the registry import's own): PostgreSQL's COPY
+there, ``bulk_create`` on SQLite (the tests), never the ORM one object at a time.
 """
 
 from __future__ import annotations
@@ -15,17 +14,14 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from educompte.accounts.models import User
-from educompte.core import crypto
 from educompte.core.text import normalize
 from educompte.demo.names import FIRST_NAMES, LAST_NAMES
-from educompte.pupils import identifiers, passwords
+from educompte.pupils import identifiers, lifecycle
 from educompte.pupils.models import AccountState, Student, StudentAccount
-from educompte.pupils.services import encryption_context
 from educompte.schools.models import Division, Establishment, Mef, school_year_of
 from educompte.schools.uai import check_letter
 
@@ -54,75 +50,7 @@ DEFAULT_STATES = {
 INE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
-# --- Generic bulk insert ------------------------------------------------------------------
-
-
-class BulkWriter:
-    """Insert rows of ``model`` given as tuples of ``fields`` (attnames, ``id`` included);
-    every other column gets the model's default, computed once."""
-
-    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
-        self.model = model
-        self.fields = list(fields)
-        by_attname = {f.attname: f for f in model._meta.concrete_fields}
-        missing = [a for a in self.fields if a not in by_attname]
-        if missing:
-            raise ValueError(f"{model.__name__} has no column {missing}")
-        now = timezone.now()
-        self.tail_fields = [f for f in model._meta.concrete_fields if f.attname not in fields]
-        self.tail: list[object] = []
-        for field in self.tail_fields:
-            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-                value = now
-            elif field.has_default():
-                value = field.get_default()
-            elif field.null:
-                value = None
-            elif isinstance(field, models.CharField | models.TextField):
-                value = ""
-            else:
-                raise ValueError(f"{model.__name__}.{field.attname} needs a value")
-            self.tail.append(value)
-        self.all_fields = [by_attname[a] for a in self.fields] + self.tail_fields
-        self.table = model._meta.db_table
-        self.columns = [f.column for f in self.all_fields]
-
-    def _tail_for_postgres(self) -> tuple:
-        from psycopg.types.json import Jsonb
-
-        return tuple(
-            Jsonb(v) if isinstance(f, models.JSONField) else v
-            for f, v in zip(self.tail_fields, self.tail, strict=True)
-        )
-
-    def write(self, rows: Iterable[tuple]) -> int:
-        qn = connection.ops.quote_name
-        cols = ", ".join(qn(c) for c in self.columns)
-        count = 0
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                tail = self._tail_for_postgres()
-                sql = f"COPY {qn(self.table)} ({cols}) FROM STDIN"  # noqa: S608 - our names
-                with cursor.cursor.copy(sql) as copy:
-                    for row in rows:
-                        copy.write_row(row + tail)
-                        count += 1
-            else:
-                marks = ", ".join(["%s"] * len(self.columns))
-                sql = f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})"  # noqa: S608
-                fields = self.all_fields
-                tail = tuple(self.tail)
-                for batch in _chunks(rows, 2000):
-                    prepared = [
-                        tuple(
-                            f.get_db_prep_save(v, connection)
-                            for f, v in zip(fields, row + tail, strict=True)
-                        )
-                        for row in batch
-                    ]
-                    cursor.executemany(sql, prepared)
-                    count += len(prepared)
-        return count
+# --- Helpers ------------------------------------------------------------------------------
 
 
 def _chunks(rows: Iterable, size: int) -> Iterator[list]:
@@ -136,14 +64,6 @@ def next_id(model: type[models.Model]) -> int:
         table = connection.ops.quote_name(model._meta.db_table)
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608
         return cursor.fetchone()[0]
-
-
-def reset_sequences(*model_list: type[models.Model]) -> None:
-    """After rows were written with explicit ids, the next ORM insert must not collide."""
-    statements = connection.ops.sequence_reset_sql(no_style(), list(model_list))
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
 
 
 def analyze() -> None:
@@ -300,9 +220,10 @@ def load_pupils(
 
     ``states`` weights the account states; activated accounts get one of
     ``active_hashes`` (real Argon2id hashes: verifying any of them costs the same), the
-    others a real AES-GCM provisional password. ``keep`` selects the pupils returned in
-    ``LoadResult.kept``. Each chunk is committed on its own when not in a transaction.
-    ``trusted`` skips the foreign-key checks of the rows (they reference rows made here).
+    others a real AES-GCM provisional password (lifecycle.create_many). ``keep`` selects
+    the pupils returned in ``LoadResult.kept``. Each chunk is committed on its own when not
+    in a transaction. ``trusted`` skips the foreign-key checks of the rows (they reference
+    rows made here).
     """
     states = states or DEFAULT_STATES
     if AccountState.ACTIVE in states and states[AccountState.ACTIVE] > 0 and not active_hashes:
@@ -311,48 +232,12 @@ def load_pupils(
     cumulative = list(itertools.accumulate(states[s] for s in state_names))
     rng = random.Random(seed)
     started = time.monotonic()
-    now = timezone.now()
     today = timezone.localdate()
-    expires = now + datetime.timedelta(days=90)
     result = LoadResult()
     taken: set[str] = set()
-    user_id = next_id(User)
-    student_id = next_id(Student)
-    account_id = next_id(StudentAccount)
-    users_w = BulkWriter(
-        User, ["id", "username", "kind", "first_name", "last_name", "password", "date_joined"]
-    )
-    students_w = BulkWriter(
-        Student,
-        [
-            "id",
-            "establishment_id",
-            "registry_id",
-            "ine",
-            "last_name",
-            "first_name",
-            "birth_date",
-            "division_id",
-            "mef_id",
-            "left_on",
-            "search_name",
-        ],
-    )
-    accounts_w = BulkWriter(
-        StudentAccount,
-        [
-            "id",
-            "student_id",
-            "user_id",
-            "state",
-            "provisional_password_encrypted",
-            "provisional_issued_at",
-            "provisional_expires_at",
-            "activated_at",
-            "created_at",
-            "updated_at",
-        ],
-    )
+    # Registry ids and INEs from a counter above every existing pupil's id: unique across
+    # loads.
+    serial = next_id(Student)
 
     def slots() -> Iterator[tuple[Establishment, Division, Mef, int]]:
         for school in plan:
@@ -363,7 +248,7 @@ def load_pupils(
     for batch in _chunks(slots(), chunk):
         names = [(rng.choice(_NAMES.first), rng.choice(_NAMES.last)) for _ in batch]
         logins = _identifiers_for([(f[0], la[0]) for f, la in names], taken, rng)
-        users, students, accounts = [], [], []
+        pupils = []
         for (est, division, mef, age), (first, last), login in zip(
             batch, names, logins, strict=True
         ):
@@ -371,67 +256,45 @@ def load_pupils(
             birth = datetime.date(today.year - age, 1, 1) + datetime.timedelta(
                 days=rng.randrange(365)
             )
-            ine = f"0{student_id:09d}{INE_LETTERS[student_id % 23]}"
             left_on = None
-            provisional = issued = until = activated = None
-            if state == AccountState.ACTIVE:
-                password = active_hashes[user_id % len(active_hashes)]
-                activated = now
-            elif state == AccountState.DEACTIVATED:
-                password = f"!{rng.getrandbits(160):040x}"
+            if state == AccountState.DEACTIVATED:
                 left_on = today - datetime.timedelta(days=rng.randrange(1, 60))
-            else:
-                password = f"!{rng.getrandbits(160):040x}"
-                clear = "".join(rng.choices(passwords.ALPHABET, k=passwords.LENGTH))
-                provisional = crypto.encrypt(clear, encryption_context(user_id))
-                issued, until = now, expires
-            users.append((user_id, login, User.Kind.PUPIL, first[0], last[0], password, now))
-            students.append(
-                (
-                    student_id,
-                    est.pk,
-                    str(student_id),
-                    ine,
-                    last[0],
-                    first[0],
-                    birth,
-                    division.pk,
-                    mef.pk,
-                    left_on,
-                    f"{last[1]} {first[1]}".strip(),
+            pupils.append(
+                lifecycle.NewPupil(
+                    username=login,
+                    establishment_id=est.pk,
+                    first_name=first[0],
+                    last_name=last[0],
+                    birth_date=birth,
+                    registry_id=str(serial),
+                    ine=f"0{serial:09d}{INE_LETTERS[serial % 23]}",
+                    division_id=division.pk,
+                    mef_id=mef.pk,
+                    left_on=left_on,
+                    search_name=f"{last[1]} {first[1]}".strip(),
+                    state=state,
+                    password_hash=(
+                        active_hashes[serial % len(active_hashes)]
+                        if state == AccountState.ACTIVE
+                        else None
+                    ),
                 )
             )
-            accounts.append(
-                (
-                    account_id,
-                    student_id,
-                    user_id,
-                    state,
-                    provisional,
-                    issued,
-                    until,
-                    activated,
-                    now,
-                    now,
-                )
-            )
-            if keep is not None:
-                pupil = LoadedPupil(account_id, user_id, login, state, division.pk)
-                if keep(pupil):
-                    result.kept.append(pupil)
-            user_id += 1
-            student_id += 1
-            account_id += 1
+            serial += 1
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 _fast_session(trusted=trusted)
-            users_w.write(users)
-            students_w.write(students)
-            accounts_w.write(accounts)
+            created = lifecycle.create_many(pupils)
+        if keep is not None:
+            for pupil, ids in zip(pupils, created, strict=True):
+                loaded = LoadedPupil(
+                    ids.account_id, ids.user_id, pupil.username, pupil.state, pupil.division_id
+                )
+                if keep(loaded):
+                    result.kept.append(loaded)
         result.pupils += len(batch)
         if progress:
             progress(result.pupils)
-    reset_sequences(User, Student, StudentAccount)
     result.seconds = time.monotonic() - started
     return result
 

@@ -16,7 +16,7 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from bench import common, imports, letters, reset, search, signin
+from bench import common, imports, letters, loader, reset, search, signin
 from bench.common import Context, Figure, Section, read_section, write_section
 
 
@@ -127,6 +127,7 @@ def test_signin_tiny(child_context):
     section = signin.run(child_context)
     _numbers_present(section)
     body = _written(child_context, section)
+
     def figures(prefix: str) -> list:
         return [f for f in section.figures if f.label.startswith(prefix)]
 
@@ -176,3 +177,37 @@ def test_reset_tiny(tmp_path):
     _numbers_present(section)
     body = _written(ctx, section)
     assert "SQL queries per bulk reset" in body
+
+
+@pytest.mark.django_db
+def test_the_loader_creates_pupils_through_the_lifecycle():
+    """The loader is no account writer of its own: its pupils are what the lifecycle's bulk
+    creation makes (the import's), in the states asked for."""
+    from django.contrib.auth.hashers import make_password
+
+    from educompte.pupils.models import AccountState, StudentAccount
+    from educompte.pupils.services import provisional_password
+
+    hashes = [make_password("Bench-loader-2026")]
+    states = {AccountState.ACTIVE: 1, AccountState.NOT_INFORMED: 1, AccountState.DEACTIVATED: 1}
+    plan, result = loader.load_schools(
+        9500000, 2, 12, "Bench loader", states=states, active_hashes=hashes, chunk=7, keep=bool
+    )
+    accounts = list(
+        StudentAccount.objects.filter(
+            student__establishment__in=[s.establishment for s in plan]
+        ).select_related("user", "student")
+    )
+    assert result.pupils == len(accounts) == len(result.kept) == 24
+    assert {k.account_id for k in result.kept} == {a.pk for a in accounts}
+    assert {a.state for a in accounts} == set(states)
+    for account in accounts:
+        if account.state == AccountState.ACTIVE:
+            assert account.user.password in hashes and account.activated_at
+        elif account.state == AccountState.NOT_INFORMED:
+            assert len(provisional_password(account)) == 10
+        else:
+            assert account.student.left_on and not account.provisional_password_encrypted
+    assert len({a.student.ine for a in accounts}) == 24
+    loader.purge_establishments([s.establishment.uai for s in plan])
+    assert not StudentAccount.objects.filter(pk__in=[a.pk for a in accounts]).exists()

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from pypdf import PdfReader
 
+from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
 from educompte.letters import pdf
 from educompte.letters.services import export_credentials_csv, issue_letters
@@ -239,10 +240,17 @@ def test_no_agent_is_refused_unless_operator(college, head, zoe):
         issue_letters(None, college)
     with pytest.raises(PermissionDenied):
         export_credentials_csv(None, college)
-    with pytest.raises(ValueError):  # a view must not use operator=True to skip the check
+    with pytest.raises(TypeError):  # no keyword lets a view skip the check any more
         issue_letters(head, college, operator=True)
     assert issue_letters(head, college).count == 1  # the head holds Dépannage
-    assert issue_letters(None, college, operator=True).count == 1
+    assert issue_letters(authz.OPERATOR, college).count == 1
+    assert export_credentials_csv(authz.OPERATOR, college).startswith(b"\xef\xbb\xbfNom;")
+    # The operator's events are linked to no login (and named as they always were).
+    events = AuditEvent.objects.filter(actor__isnull=True, establishment=college)
+    assert {(e.action, e.actor_label) for e in events} == {
+        (AuditEvent.Action.LETTER_ISSUED, authz.OPERATOR.username),
+        (AuditEvent.Action.CREDENTIALS_EXPORTED, authz.OPERATOR.username),
+    }
 
 
 def test_other_establishments_ids_and_classes_are_ignored_or_refused(college, lycee, delegate, zoe):

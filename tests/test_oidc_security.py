@@ -14,6 +14,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
+from educompte.accounts import authz
 from educompte.accounts.models import User
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.sso import services as sso_services
@@ -39,7 +40,7 @@ USERINFO = "/oidc/userinfo/"
 
 @pytest.fixture
 def registered(db):
-    return sso_services.register_service("ENT Collège", [CALLBACK], ALL_SCOPES)
+    return sso_services.register_service("ENT Collège", [CALLBACK], ALL_SCOPES, by=authz.OPERATOR)
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ def test_prompt_none_with_a_good_session_issues_the_code(rp, browser):
 
 
 def test_prompt_none_for_an_application_that_needs_consent(browser):
-    reg = sso_services.register_service("Hors académie", [CALLBACK], "openid")
+    reg = sso_services.register_service("Hors académie", [CALLBACK], "openid", by=authz.OPERATOR)
     application = reg.service.application
     application.skip_authorization = False
     application.save()

@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from educompte.accounts import authz
 from educompte.accounts.models import User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
@@ -197,7 +198,7 @@ CHANGED = [
 
 def import_xml(establishment, pupils=PUPILS, **kwargs):
     source = SieclePupils(eleves_xml(pupils, establishment.uai), MEFS)
-    return run_import(establishment, source, operator=True, **kwargs)
+    return run_import(authz.OPERATOR, establishment, source, **kwargs)
 
 
 def counts(report) -> tuple[int, int, int, int]:
@@ -265,7 +266,7 @@ def test_first_import_creates_an_account_per_pupil(college, encoding):
     labels = read_nomenclature(nomenclature_xml())
     source = SieclePupils(eleves_xml(PUPILS, encoding=encoding), labels)
 
-    report = run_import(college, source, operator=True)
+    report = run_import(authz.OPERATOR, college, source)
 
     assert counts(report) == (6, 0, 0, 0)
     assert report.total == 6
@@ -695,7 +696,7 @@ def test_bad_siecle_file_is_refused_and_nothing_changes(imported, tmp_path, case
 
     if via == "service":
         with pytest.raises(BadFile) as caught:
-            run_import(imported, SieclePupils(data, MEFS), operator=True)
+            run_import(authz.OPERATOR, imported, SieclePupils(data, MEFS))
         problems = caught.value.problems
         assert caught.value.total == len(problems) == 1
         assert problems[0].ref == ref
@@ -720,7 +721,7 @@ def test_missing_uaj_is_refused(imported):
     data = eleves_text(GOOD_FIRST).replace("<UAJ>0380001V</UAJ>", "")
     before = snapshot()
     with pytest.raises(BadFile) as caught:
-        run_import(imported, SieclePupils(data.encode("iso-8859-15")), operator=True)
+        run_import(authz.OPERATOR, imported, SieclePupils(data.encode("iso-8859-15")))
     assert caught.value.problems[0].ref == "PARAMETRES/UAJ"
     assert snapshot() == before
 
@@ -731,7 +732,7 @@ def test_every_problem_is_reported_with_its_element(imported):
         pupil("4996", "9934567890Z", None, None, birth="2011-13-45"),
     )
     with pytest.raises(BadFile) as caught:
-        run_import(imported, SieclePupils(data), operator=True)
+        run_import(authz.OPERATOR, imported, SieclePupils(data))
     assert [str(p) for p in caught.value.problems] == [
         "ELEVE n°4 (ELEVE_ID=4997) : INE « BAD » invalide (11 caractères attendus)",
         "ELEVE n°5 (ELEVE_ID=4996) : nom de famille manquant",
@@ -745,7 +746,7 @@ def test_every_problem_is_reported_with_its_element(imported):
 
 
 def import_csv(establishment, data: bytes, name: str = "eleves.csv", **kwargs):
-    return run_import(establishment, open_source(data, name), operator=True, **kwargs)
+    return run_import(authz.OPERATOR, establishment, open_source(data, name), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -925,7 +926,7 @@ def test_demo_files_are_reproducible_and_importable(college):
         SieclePupils(demo.eleves_file(LYCEE_UAI)).validate(COLLEGE_UAI)
 
     source = SieclePupils(demo.eleves_file(COLLEGE_UAI), labels)
-    assert counts(run_import(college, source, operator=True)) == (432, 0, 0, 0)
+    assert counts(run_import(authz.OPERATOR, college, source)) == (432, 0, 0, 0)
     zoe = Student.objects.select_related("division", "mef").get(
         first_name="Zoé", last_name="N'Guyen-Lefèvre"
     )

@@ -11,6 +11,7 @@ import tracemalloc
 
 import pytest
 
+from educompte.accounts import authz
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.registry import parsers
 from educompte.registry.parsers import BadFile, CsvPupils, SieclePupils, open_source
@@ -95,7 +96,7 @@ def test_duplicates_far_apart_are_reported_with_their_element(college):
     pupils += [pupil(f"49{i}", "BAD", "Faux", "Ine") for i in range(2)]
     before = snapshot()
     with pytest.raises(BadFile) as caught:
-        run_import(college, SieclePupils(eleves_xml(pupils)), operator=True)
+        run_import(authz.OPERATOR, college, SieclePupils(eleves_xml(pupils)))
     assert [str(p) for p in caught.value.problems] == [
         "ELEVE n°3001 (ELEVE_ID=100005) : identifiant d'élève 100005 en double",
         "ELEVE n°3002 (ELEVE_ID=4998) : INE 0000000012A en double",
@@ -114,7 +115,7 @@ def test_csv_duplicates_are_reported_with_their_line(college):
     rows.append(csv_row(pupil("4001", "9934567890Z", "Martin", "Léa")))
     rows.append(csv_row(pupil("4999", COEUR["ine"], "Martin", "Léa")))
     with pytest.raises(BadFile) as caught:
-        run_import(college, open_source(csv_bytes(rows), "eleves.csv"), operator=True)
+        run_import(authz.OPERATOR, college, open_source(csv_bytes(rows), "eleves.csv"))
     assert [str(p) for p in caught.value.problems] == [
         "ligne 8 : identifiant d'élève 4001 en double",
         f"ligne 9 : INE {COEUR['ine']} en double",
@@ -133,7 +134,7 @@ def test_class_is_the_last_division_listed_for_the_pupil(college):
     text = text.replace("    </STRUCTURES>", extra + "    </STRUCTURES>")
     source = SieclePupils(text.encode("iso-8859-15"), MEFS)
 
-    assert counts(run_import(college, source, operator=True)) == (3, 0, 0, 0)
+    assert counts(run_import(authz.OPERATOR, college, source)) == (3, 0, 0, 0)
 
     classes = {rid: a.student.division.code for rid, a in accounts_by_registry_id().items()}
     assert classes == {"4001": "3A", "4002": "3Z", "4006": "3B"}
@@ -153,16 +154,16 @@ def test_source_is_closed_when_refused_and_can_be_validated_again():
 
 
 def test_dry_run_and_partial_with_the_absent_pupils_on_disk(college):
-    run_import(college, SieclePupils(eleves_xml(PUPILS)), operator=True)
+    run_import(authz.OPERATOR, college, SieclePupils(eleves_xml(PUPILS)))
     fewer = SieclePupils(eleves_xml(PUPILS[:2]))
     before = snapshot()
-    report = run_import(college, fewer, operator=True, dry_run=True)
+    report = run_import(authz.OPERATOR, college, fewer, dry_run=True)
     assert counts(report) == (0, 0, 4, 2)
     assert snapshot() == before
     first_two = eleves_xml(PUPILS[:2])
-    partial = run_import(college, SieclePupils(first_two), operator=True, complete=False)
+    partial = run_import(authz.OPERATOR, college, SieclePupils(first_two), complete=False)
     assert counts(partial) == (0, 0, 0, 2)
-    assert counts(run_import(college, SieclePupils(first_two), operator=True)) == (0, 0, 4, 2)
+    assert counts(run_import(authz.OPERATOR, college, SieclePupils(first_two))) == (0, 0, 4, 2)
     states = {rid: a.state for rid, a in accounts_by_registry_id().items()}
     deactivated = sorted(rid for rid, state in states.items() if state == AccountState.DEACTIVATED)
     assert deactivated == ["4003", "4004", "4005", "4006"]

@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from educompte.accounts import authz
 from educompte.accounts.models import Assignment, Delegation, StaffAlert, ThrottleCounter, User
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
@@ -325,7 +326,9 @@ def world(django_db_setup, django_db_blocker):
         transfer = TransferRequest.objects.create(
             student=account.student, from_establishment=college, to_establishment=lycee
         )
-        service = register_service("ENT", ["https://ent.example/cb"], "openid").service
+        service = register_service(
+            "ENT", ["https://ent.example/cb"], "openid", by=authz.OPERATOR
+        ).service
         service = register_service(
             "ENT du collège", "https://ent.example/callback", ["openid"], by=users[ACADEMY]
         ).service

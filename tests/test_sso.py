@@ -35,7 +35,7 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
-from educompte.accounts import throttling
+from educompte.accounts import authz, throttling
 from educompte.pupils import services as pupil_services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.sso import claims, keys, selectors
@@ -192,6 +192,7 @@ def registered(db):
         ALL_SCOPES,
         home_url="https://ent.example/",
         post_logout_redirect_uris=[LOGOUT_RETURN],
+        by=authz.OPERATOR,
     )
 
 
@@ -313,8 +314,8 @@ def test_whole_flow_with_authlib_pkce_and_a_verified_id_token(rp, registered, br
 
 
 def test_pairwise_sub_is_stable_per_service_and_differs_between_services(browser, pupil):
-    first = sso_services.register_service("ENT", [CALLBACK], ALL_SCOPES)
-    second = sso_services.register_service("Vie scolaire", [CALLBACK], "openid")
+    first = sso_services.register_service("ENT", [CALLBACK], ALL_SCOPES, by=authz.OPERATOR)
+    second = sso_services.register_service("Vie scolaire", [CALLBACK], "openid", by=authz.OPERATOR)
     subs = []
     for reg, scope in ((first, ALL_SCOPES), (second, "openid"), (first, ALL_SCOPES)):
         rp = RelyingParty(reg.service.application.client_id, reg.client_secret, scope=scope)
@@ -392,7 +393,7 @@ def test_a_service_gets_no_more_than_its_registration_even_with_an_old_token(
 ):
     token, _claims = sign_in_flow(browser, rp)
     assert "given_name" in rp.userinfo(token["access_token"]).json()
-    sso_services.update_service(registered.service, scopes="openid")
+    sso_services.update_service(registered.service, scopes="openid", by=authz.OPERATOR)
     # Narrowing the scopes ended the service's tokens.
     assert rp.userinfo(token["access_token"]).status_code == 401
     token, id_claims = sign_in_flow(
@@ -431,7 +432,9 @@ def test_a_redirect_uri_differing_by_one_character_is_refused(rp, browser, pupil
 
 
 def test_loopback_redirect_uris_are_matched_exactly_too(browser):
-    reg = sso_services.register_service("Local", ["http://127.0.0.1:8000/cb"], "openid")
+    reg = sso_services.register_service(
+        "Local", ["http://127.0.0.1:8000/cb"], "openid", by=authz.OPERATOR
+    )
     rp = RelyingParty(
         reg.service.application.client_id,
         reg.client_secret,
@@ -517,7 +520,7 @@ def test_password_and_client_credentials_grants_are_refused(rp, pupil):
 
 
 def test_a_scope_the_service_was_not_registered_for_is_refused(browser):
-    reg = sso_services.register_service("Cantine", [CALLBACK], "openid profile")
+    reg = sso_services.register_service("Cantine", [CALLBACK], "openid profile", by=authz.OPERATOR)
     rp = RelyingParty(
         reg.service.application.client_id, reg.client_secret, scope="openid profile educompte"
     )
@@ -902,7 +905,7 @@ def test_academy_service_pages_are_for_verified_academy_admins_only(
 
 
 def test_update_service_requires_an_academy_admin(registered, quick_head):
-    with pytest.raises(sso_services.NotAcademyAdmin):
+    with pytest.raises(authz.NotAcademyAdmin):
         sso_services.update_service(registered.service, name="X", by=quick_head)
 
 
@@ -910,7 +913,9 @@ def test_update_service_requires_an_academy_admin(registered, quick_head):
 
 
 def test_my_services_lists_the_services_with_a_home_page(registered, browser):
-    sso_services.register_service("Sans accueil", ["https://x.example/cb"], "openid")
+    sso_services.register_service(
+        "Sans accueil", ["https://x.example/cb"], "openid", by=authz.OPERATOR
+    )
     body = browser.get("/mes-services/").content.decode()
     assert 'href="https://ent.example/"' in body and "ENT Collège" in body
     assert "Sans accueil" not in body

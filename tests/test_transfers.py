@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.registry import jobs, transfers
@@ -46,7 +47,7 @@ def attack_csv(ine: str = INE, **extra) -> bytes:
 
 def import_as(agent, establishment, data: bytes, **kwargs):
     """The service the web upload (registry.jobs) and the command line both call."""
-    return run_import(establishment, open_source(data, "eleves.csv"), actor=agent, **kwargs)
+    return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
 
 
 @pytest.fixture
@@ -65,7 +66,9 @@ def victim(college):
 
 @pytest.fixture
 def service(db):
-    return sso_services.register_service("ENT", ["https://ent.example/cb"]).service.application
+    return sso_services.register_service(
+        "ENT", ["https://ent.example/cb"], by=authz.OPERATOR
+    ).service.application
 
 
 def state_of(account: StudentAccount) -> tuple:
@@ -245,7 +248,7 @@ def test_a_request_whose_pupil_has_gone_elsewhere_is_moot(
     third = type(lycee).objects.create(uai="0380003X", name="Lycée tiers")
     Student.objects.update(establishment=third)
 
-    assert transfers.decide(None, transfer.pk, accept=True, operator=True) == "obsolete"
+    assert transfers.decide(authz.OPERATOR, transfer.pk, accept=True) == "obsolete"
     assert Student.objects.get().establishment == third
 
 

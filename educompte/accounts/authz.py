@@ -8,7 +8,6 @@ delegation that ends or is revoked stops working on the agent's next request.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime
 import functools
 from collections.abc import Iterator
@@ -32,59 +31,99 @@ SECOND_FACTOR_RIGHTS = frozenset({Right.ADMINISTRATION, MANAGE_DELEGATIONS})
 
 class Operator:
     """The operator at the command line (``educompte …``): holds every right on every
-    establishment, is no login, and is named so in the journal. Services take it where they
-    take an agent; ``authorize`` accepts it. The one spelling of "no agent to check"."""
+    establishment and is no login. Services take it where they take an agent; ``authorize``
+    accepts it. The one spelling of "no agent to check". The journal records it as it
+    always has: no actor and an empty label (``audit.record`` reads ``pk`` and
+    ``username``)."""
 
     pk = None
-    username = "operator"
+    username = ""
     is_authenticated = True
+    is_active = True
     is_agent = True
     is_pupil = False
+    is_academy_admin = True
 
     def __repr__(self) -> str:
         return "OPERATOR"
 
 
 OPERATOR = Operator()
+# Who acts: an agent signed in, or the operator. Services take it and check it themselves.
+Principal = User | Operator
+
+
+def as_user(principal: Principal | None) -> User | None:
+    """The principal as a login to store in a foreign key (``granted_by``, ``revoked_by``…):
+    the operator is none."""
+    return principal if isinstance(principal, User) else None
+
+
+# --- Typed refusals ------------------------------------------------------------------------
+# Subclasses of Django's PermissionDenied: a view that lets one through answers 403.
+
+
+class Refused(PermissionDenied):
+    """The principal may not do this."""
+
+
+class NotAcademyAdmin(Refused):
+    """Reserved to academy administrators (and the operator)."""
+
+
+class NotHead(Refused):
+    """Reserved to the head of the establishment (and the operator)."""
+
+
+class RightMissing(Refused):
+    """The principal holds no such right on the establishment today."""
 
 
 def _is_agent(user: object) -> bool:
     return isinstance(user, User) and user.is_authenticated and user.is_active and user.is_agent
 
 
-# Grants already read during the current request, when it changes nothing (see below).
-_READ_ONCE: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
-    "educompte_grants_read_once", default=None
-)
+# --- Rights read once per request ----------------------------------------------------------
+# A page that changes nothing (GET, HEAD) checks the agent's rights several times (the
+# decorator, the selectors, the tabs): the Dépannage page read them three times (6 of its 15
+# queries, bench/search.py). Within such a request the grants read first are kept on the
+# request's user object, which lives as long as the request; every request still reads them
+# afresh. A write through the services forgets them.
+_MEMO = "_educompte_grants_memo"
 
 
 @contextlib.contextmanager
-def rights_read_once(enabled: bool = True) -> Iterator[None]:
-    """Within a request that changes nothing (GET, HEAD), read each agent's grants once
-    instead of once per check: the Dépannage page checked them three times (6 of its 15
-    queries, bench/search.py). Grants are still read afresh by every request."""
-    if not enabled:
-        yield
+def rights_read_once(user: object, enabled: bool = True) -> Iterator[None]:
+    """Within the block, ``grants(user)`` reads the database once (per day asked)."""
+    if not enabled or not _is_agent(user) or getattr(user, _MEMO, None) is not None:
+        yield  # nothing to keep, or an enclosing block keeps it already
         return
-    token = _READ_ONCE.set({})
+    setattr(user, _MEMO, {})
     try:
         yield
     finally:
-        _READ_ONCE.reset(token)
+        with contextlib.suppress(AttributeError):
+            delattr(user, _MEMO)
+
+
+def forget_grants(*users: object) -> None:
+    """Rights changed: the next check of these users reads them again."""
+    for user in users:
+        memo = getattr(user, _MEMO, None)
+        if memo:
+            memo.clear()
 
 
 def grants(user: object, today: datetime.date | None = None) -> dict[int, set[str]]:
     """Establishment id -> rights held today, from headships and live delegations."""
     if not _is_agent(user):
         return {}
-    memo = _READ_ONCE.get()
-    key = (user.pk, today)
-    if memo is not None and key in memo:
-        return {est_id: set(rights) for est_id, rights in memo[key].items()}
-    result = _read_grants(user, today)
-    if memo is not None:
-        memo[key] = {est_id: set(rights) for est_id, rights in result.items()}
-    return result
+    memo = getattr(user, _MEMO, None)
+    if memo is None:
+        return _read_grants(user, today)
+    if today not in memo:
+        memo[today] = _read_grants(user, today)
+    return {est_id: set(rights) for est_id, rights in memo[today].items()}
 
 
 # Headships (an empty right) and live delegations in one statement. Written in SQL: the
@@ -143,14 +182,27 @@ def is_head(user: object, establishment: Establishment) -> bool:
 
 
 def is_academy_admin(user: object) -> bool:
-    """Academy administrators manage establishments, heads and second factors."""
+    """Academy administrators manage establishments, heads, second factors and services."""
     return user is OPERATOR or (_is_agent(user) and user.is_academy_admin)
 
 
 def authorize(user: object, right: str, establishment: Establishment) -> None:
-    """Raise PermissionDenied unless ``user`` holds ``right`` on ``establishment`` today."""
-    if not has_right(user, right, establishment):
-        raise PermissionDenied
+    """Raise a refusal (a PermissionDenied) unless ``user`` holds ``right`` on
+    ``establishment`` today. The operator holds every right."""
+    if has_right(user, right, establishment):
+        return
+    raise NotHead if right == MANAGE_DELEGATIONS else RightMissing
+
+
+def require_head(user: object, establishment: Establishment) -> None:
+    """Granting and revoking delegations: the head of the establishment, or the operator."""
+    authorize(user, MANAGE_DELEGATIONS, establishment)
+
+
+def require_academy_admin(user: object) -> None:
+    """The one academy check: establishments, heads, second factors, services."""
+    if not is_academy_admin(user):
+        raise NotAcademyAdmin
 
 
 def establishments_with_right(user: object, right: str) -> list[Establishment]:

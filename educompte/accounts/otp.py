@@ -16,6 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 
+from educompte.accounts import authz
 from educompte.accounts.models import User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
@@ -136,8 +137,9 @@ def remaining_recovery_codes(user: User) -> int:
 
 
 @transaction.atomic
-def reset_second_factor(agent: User, *, by: User) -> None:
-    """Academy administrators only: the agent enrols again at next use."""
+def reset_second_factor(agent: User, *, by: authz.Principal) -> None:
+    """Academy administrators (and the operator) only: the agent enrols again at next use."""
+    authz.require_academy_admin(by)
     TOTPDevice.objects.filter(user=agent).delete()
     StaticDevice.objects.filter(user=agent).delete()
     record(AuditEvent.Action.OTP_RESET, actor=by, agent=agent.username)

@@ -8,13 +8,39 @@ import re
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
-from educompte.accounts.models import Assignment, Delegation, Right, User
+from educompte.accounts import authz
+from educompte.accounts.models import Assignment, Delegation, Right, StaffAlert, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.schools.models import Establishment
 
 _LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class DelegationError(ValueError):
+    """A delegation that cannot be granted. ``str()`` is the English reason (the command
+    line prints it); ``message`` the French one for the console's form."""
+
+    default_message = gettext_lazy("Délégation impossible : vérifiez l'agent et la date.")
+
+    def __init__(self, reason: str, message: Promise | str | None = None) -> None:
+        super().__init__(reason)
+        self.message = message if message is not None else self.default_message
+
+
+class EndInPast(DelegationError):
+    default_message = gettext_lazy("La date de fin est déjà passée.")
+
+
+class EndBeforeStart(DelegationError):
+    default_message = gettext_lazy("La date de fin précède la date de début.")
+
+
+class LongerThanAYear(DelegationError):
+    default_message = gettext_lazy("Une délégation dure au plus un an.")
 
 
 def validate_login(login: str) -> str:
@@ -35,9 +61,11 @@ def add_agent(
     role: str,
     first_name: str = "",
     last_name: str = "",
-    actor: object = None,
+    actor: authz.Principal,
 ) -> User:
-    """Create a staff agent (or give an existing one a place in another establishment)."""
+    """Create a staff agent (or give an existing one a place in another establishment).
+    Academy administrators and the operator only."""
+    authz.require_academy_admin(actor)
     login = validate_login(login)
     user = User.objects.filter(username=login).first()
     if user is not None and not user.is_agent:
@@ -65,6 +93,7 @@ def add_agent(
         user.save(update_fields=["is_academy_admin"])
     elif establishment is not None:
         Assignment.objects.get_or_create(agent=user, establishment=establishment, role=role)
+    authz.forget_grants(user)
     return user
 
 
@@ -89,21 +118,25 @@ def delegate(
     right: str,
     *,
     end: datetime.date,
-    granted_by: User | None = None,
+    granted_by: authz.Principal,
     start: datetime.date | None = None,
 ) -> Delegation:
+    """Grant ``right`` to ``agent`` until ``end``: the head of the establishment (or the
+    operator) only. Raises a DelegationError (a ValueError) on a date or agent refused."""
+    authz.require_head(granted_by, establishment)
     today = timezone.localdate()
     start = start or today
     if right not in Right.values:
-        raise ValueError(f"unknown right {right!r}: expected one of {', '.join(Right.values)}")
+        raise DelegationError(f"unknown right {right!r}: expected one of {', '.join(Right.values)}")
     if not agent.is_agent:
-        raise ValueError(f"{agent.username!r} is not a staff agent")
+        raise DelegationError(f"{agent.username!r} is not a staff agent")
     if end < today:
-        raise ValueError(f"the end date {end.isoformat()} is in the past")
+        raise EndInPast(f"the end date {end.isoformat()} is in the past")
     if end < start:
-        raise ValueError("the end date is before the start date")
+        raise EndBeforeStart("the end date is before the start date")
     if end > one_year_after(today):
-        raise ValueError("a delegation lasts at most one year")
+        raise LongerThanAYear("a delegation lasts at most one year")
+    grantor = authz.as_user(granted_by)
     # Granting a right the agent already holds moves the end date of the live delegation.
     delegation = Delegation.objects.filter(
         agent=agent,
@@ -115,7 +148,7 @@ def delegate(
     ).first()
     if delegation is not None:
         delegation.end = end
-        delegation.granted_by = granted_by
+        delegation.granted_by = grantor
         delegation.save(update_fields=["end", "granted_by"])
     else:
         delegation = Delegation.objects.create(
@@ -124,7 +157,7 @@ def delegate(
             right=right,
             start=start,
             end=end,
-            granted_by=granted_by,
+            granted_by=grantor,
         )
     record(
         AuditEvent.Action.DELEGATION_GRANTED,
@@ -134,16 +167,19 @@ def delegate(
         right=right,
         end=end.isoformat(),
     )
+    authz.forget_grants(agent)
     return delegation
 
 
 @transaction.atomic
-def revoke_delegation(delegation: Delegation, *, by: User) -> None:
-    """End a delegation now; it stops working on the agent's next request."""
+def revoke_delegation(delegation: Delegation, *, by: authz.Principal) -> None:
+    """End a delegation now; it stops working on the agent's next request. The head of
+    the establishment (or the operator) only."""
+    authz.require_head(by, delegation.establishment)
     if delegation.revoked_at is not None:
         return
     delegation.revoked_at = timezone.now()
-    delegation.revoked_by = by
+    delegation.revoked_by = authz.as_user(by)
     delegation.save(update_fields=["revoked_at", "revoked_by"])
     record(
         AuditEvent.Action.DELEGATION_REVOKED,
@@ -152,6 +188,7 @@ def revoke_delegation(delegation: Delegation, *, by: User) -> None:
         agent=delegation.agent.username,
         right=delegation.right,
     )
+    authz.forget_grants(delegation.agent)
 
 
 def find_agent(query: str) -> User | None:
@@ -174,7 +211,9 @@ def find_agent(query: str) -> User | None:
 
 
 @transaction.atomic
-def appoint_head(establishment: Establishment, agent: User, *, by: User | None) -> Assignment:
+def appoint_head(establishment: Establishment, agent: User, *, by: authz.Principal) -> Assignment:
+    """Academy administrators (and the operator) only."""
+    authz.require_academy_admin(by)
     if not agent.is_agent:
         raise ValueError(f"{agent.username!r} is not a staff agent")
     assignment, _created = Assignment.objects.update_or_create(
@@ -189,11 +228,14 @@ def appoint_head(establishment: Establishment, agent: User, *, by: User | None) 
         establishment=establishment,
         agent=agent.username,
     )
+    authz.forget_grants(agent)
     return assignment
 
 
 @transaction.atomic
-def remove_head(establishment: Establishment, agent: User, *, by: User | None) -> None:
+def remove_head(establishment: Establishment, agent: User, *, by: authz.Principal) -> None:
+    """Academy administrators (and the operator) only."""
+    authz.require_academy_admin(by)
     deleted, _ = Assignment.objects.filter(
         agent=agent, establishment=establishment, role=Assignment.Role.HEAD
     ).delete()
@@ -204,6 +246,15 @@ def remove_head(establishment: Establishment, agent: User, *, by: User | None) -
             establishment=establishment,
             agent=agent.username,
         )
+    authz.forget_grants(agent)
+
+
+def dismiss_alert(alert: StaffAlert, *, by: authz.Principal) -> None:
+    """Mark an alert read: the head of its establishment (or the operator) only."""
+    authz.require_head(by, alert.establishment)
+    alert.dismissed_at = timezone.now()
+    alert.dismissed_by = authz.as_user(by)
+    alert.save(update_fields=["dismissed_at", "dismissed_by"])
 
 
 def heads_of(establishment: Establishment) -> list[User]:

@@ -1,4 +1,5 @@
-"""Inserting many rows at once, for the registry import.
+"""Inserting many rows at once, for the lifecycle's bulk creation (the registry import,
+the benchmark loader).
 
 On PostgreSQL the ids are drawn from the table's sequence in one query and the rows go
 through COPY: no SQL text with thousands of placeholders to build and parse. Profiling an
@@ -56,6 +57,10 @@ def insert(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
         ids = [row[0] for row in cursor.fetchall()]
         sql = f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
+            if not json:  # the pupils' tables: one comprehension per row
+                for id_, row in zip(ids, rows, strict=True):
+                    copy.write_row([id_, *[get(row) for get in getters]])
+                return ids
             for id_, row in zip(ids, rows, strict=True):
                 values = [id_]
                 for i, get in enumerate(getters):

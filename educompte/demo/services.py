@@ -14,9 +14,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from educompte.accounts import authz
 from educompte.accounts.models import Delegation, Right, User
 from educompte.accounts.services import add_agent, default_delegation_end, delegate
 from educompte.demo import siecle
+from educompte.pupils import lifecycle
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.registry.parsers import SieclePupils, read_nomenclature
 from educompte.registry.services import run_import
@@ -177,6 +179,7 @@ def ensure_demo_service(origins: list[str] | tuple[str, ...] = ()):
             post_logout_redirect_uris=homes,
             client_id=demo_client.CLIENT_ID,
             client_secret=demo_client.client_secret(),
+            by=authz.OPERATOR,
         ).service
     missing = [u for u in callbacks if u not in service.redirect_uris]
     missing_homes = [u for u in homes if u not in service.post_logout_redirect_uris]
@@ -185,6 +188,7 @@ def ensure_demo_service(origins: list[str] | tuple[str, ...] = ()):
             service,
             redirect_uris=service.redirect_uris + missing,
             post_logout_redirect_uris=service.post_logout_redirect_uris + missing_homes,
+            by=authz.OPERATOR,
         )
     if not check_password(demo_client.client_secret(), service.application.client_secret):
         # SECRET_KEY changed since the registration: the demo client derives a new secret.
@@ -194,20 +198,26 @@ def ensure_demo_service(origins: list[str] | tuple[str, ...] = ()):
     return service
 
 
+# A school a few weeks into the year: each state up to its bound of a random roll.
+STATE_BOUNDS = (
+    (AccountState.ACTIVE, 0.30),
+    (AccountState.INFORMED, 0.65),
+    (AccountState.NOT_INFORMED, 0.95),
+    (AccountState.DEACTIVATED, 1.0),
+)
+
+
 def _state_for(rng: random.Random) -> str:
     roll = rng.random()
-    if roll < 0.30:
-        return AccountState.ACTIVE
-    if roll < 0.65:
-        return AccountState.INFORMED
-    if roll < 0.95:
-        return AccountState.NOT_INFORMED
-    return AccountState.DEACTIVATED
+    return next(state for state, bound in STATE_BOUNDS if roll < bound)
 
 
 def _build(stdout) -> None:
     today = timezone.localdate()
-    establishments = {spec["uai"]: add_establishment(spec["uai"], spec["name"]) for spec in SPECS}
+    establishments = {
+        spec["uai"]: add_establishment(spec["uai"], spec["name"], actor=authz.OPERATOR)
+        for spec in SPECS
+    }
     for login, (first, last, uai, role) in AGENTS.items():
         add_agent(
             login,
@@ -216,6 +226,7 @@ def _build(stdout) -> None:
             role=role,
             first_name=first,
             last_name=last,
+            actor=authz.OPERATOR,
         )
     delegate(
         User.objects.get(username="vie-scolaire.demo"),
@@ -228,50 +239,33 @@ def _build(stdout) -> None:
     active_hash = make_password(DEMO_PASSWORD)  # one hash: Argon2id is deliberately slow
     rng = random.Random(7)
     for uai, est in establishments.items():
-        report = run_import(est, SieclePupils(eleves_file(uai), labels), operator=True)
+        report = run_import(authz.OPERATOR, est, SieclePupils(eleves_file(uai), labels))
         _spread_states(est, rng, active_hash, today)
         if stdout is not None:
             stdout.write(f"  {est.name}: {report.summary_line()}")
 
 
 def _spread_states(est: Establishment, rng: random.Random, active_hash: str, today) -> None:
-    """Accounts in every state, as in a school a few weeks into the year."""
+    """Accounts in every state, as in a school a few weeks into the year: the imported
+    accounts ("Non activé - non informé") go through the lifecycle's transitions, in bulk."""
     accounts = list(
         StudentAccount.objects.filter(student__establishment=est)
         .select_related("user", "student")
         .order_by("student__registry_id")
     )
-    now = timezone.now()
-    users, students = [], []
+    by_state: dict[str, list[StudentAccount]] = {state: [] for state, _bound in STATE_BOUNDS}
     for account in accounts:
         is_zoe = (account.student.first_name, account.student.last_name) == (
             ZOE["first_name"],
             ZOE["last_name"],
         )
-        state = AccountState.INFORMED if is_zoe else _state_for(rng)
-        account.state = state
-        if state == AccountState.ACTIVE:
-            account.provisional_password_encrypted = None
-            account.provisional_expires_at = None
-            account.activated_at = now
-            account.user.password = active_hash
-            users.append(account.user)
-        elif state == AccountState.DEACTIVATED:
-            account.provisional_password_encrypted = None
-            account.provisional_expires_at = None
-            account.student.left_on = today
-            students.append(account.student)
-    StudentAccount.objects.bulk_update(
-        accounts,
-        [
-            "state",
-            "provisional_password_encrypted",
-            "provisional_expires_at",
-            "activated_at",
-        ],
-    )
-    User.objects.bulk_update(users, ["password"])
-    Student.objects.bulk_update(students, ["left_on"])
+        by_state[AccountState.INFORMED if is_zoe else _state_for(rng)].append(account)
+    lifecycle.mark_informed(by_state[AccountState.INFORMED])
+    lifecycle.activate_with_hash(by_state[AccountState.ACTIVE], active_hash)
+    departed = lifecycle.deactivate(by_state[AccountState.DEACTIVATED])
+    for account in departed:
+        account.student.left_on = today
+    Student.objects.bulk_update([a.student for a in departed], ["left_on"])
 
 
 def demo_agents() -> list[tuple[str, str]]:

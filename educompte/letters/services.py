@@ -16,14 +16,11 @@ from django.utils.translation import gettext as _
 from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
-from educompte.audit.services import record
+from educompte.audit.services import record, record_many
 from educompte.letters import pdf
+from educompte.pupils import lifecycle
 from educompte.pupils.models import AccountState, StudentAccount
-from educompte.pupils.services import (
-    issue_provisional_password,
-    provisional_expired,
-    provisional_password,
-)
+from educompte.pupils.services import provisional_expired, provisional_password
 from educompte.schools.models import Division, Establishment
 
 DEFAULT_SIGN_IN_URL = "http://127.0.0.1:8000/connexion/"
@@ -47,14 +44,8 @@ class LettersResult:
     skipped_activated: int  # activated accounts left out: they need a reset instead
 
 
-def _authorize(agent: User | None, establishment: Establishment, operator: bool) -> None:
-    """Only the operator's command line runs without an agent; everyone else needs
-    Dépannage on the establishment. ``operator`` with an agent is a caller's mistake,
-    refused so that a view can never use it to skip the check."""
-    if operator:
-        if agent is not None:
-            raise ValueError("operator=True is for the command line, without an agent")
-        return
+def _authorize(agent: User | authz.Operator | None, establishment: Establishment) -> None:
+    """Dépannage on the establishment; the command line passes ``authz.OPERATOR``."""
     authz.authorize(agent, Right.DEPANNAGE, establishment)
 
 
@@ -86,7 +77,7 @@ def _expiry_day(account: StudentAccount) -> datetime.date:
 
 @transaction.atomic
 def issue_letters(
-    agent: User | None,
+    agent: User | authz.Operator | None,
     establishment: Establishment,
     *,
     account_ids: list[int] | None = None,
@@ -94,7 +85,6 @@ def issue_letters(
     fmt: str = "page",
     now: datetime.datetime | None = None,
     sign_in_url: str = DEFAULT_SIGN_IN_URL,
-    operator: bool = False,
 ) -> LettersResult:
     """Print the credentials of the targeted accounts that are not activated yet.
 
@@ -103,7 +93,7 @@ def issue_letters(
     informé" accounts become "Non activé - informé", and each letter is audited — all in
     one transaction, so a failure leaves no account marked informed without its letter.
     """
-    _authorize(agent, establishment, operator)
+    _authorize(agent, establishment)
     if fmt not in FORMATS:
         raise ValueError(f"unknown letter format {fmt!r}")
     now = now or timezone.now()
@@ -117,7 +107,7 @@ def issue_letters(
     letters: list[pdf.LetterData] = []
     skipped_activated = 0
     for account in accounts:
-        if account.state == AccountState.ACTIVE:
+        if not lifecycle.allowed(lifecycle.Event.LETTER, account.state):  # activated
             skipped_activated += 1
             continue
         password = provisional_password(account)
@@ -127,7 +117,7 @@ def issue_letters(
             or account.provisional_expires_at is None
             or provisional_expired(account, now)
         ):
-            password = issue_provisional_password(account, now=now)
+            password = lifecycle.renew(account, now=now)
             renewed.add(account.pk)
         student = account.student
         letters.append(
@@ -148,24 +138,19 @@ def issue_letters(
     # Rendered before anything is marked: if it fails, nothing has changed.
     document = pdf.render(letters, fmt)
 
-    StudentAccount.objects.filter(
-        pk__in=[a.pk for a in printed], state=AccountState.NOT_INFORMED
-    ).update(state=AccountState.INFORMED, updated_at=timezone.now())
-    for account in printed:
-        if account.state == AccountState.NOT_INFORMED:
-            account.state = AccountState.INFORMED
+    lifecycle.mark_informed(printed)
     # One event per account, so the pupil's own history shows the letter too.
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            action=AuditEvent.Action.LETTER_ISSUED,
-            actor=agent,
-            actor_label=agent.username if agent is not None else "",
-            establishment=establishment,
-            account=account,
-            subject_label=account.identifier,
-            details={"format": fmt, "renewed": True} if account.pk in renewed else {"format": fmt},
-        )
-        for account in printed
+    record_many(
+        AuditEvent.Action.LETTER_ISSUED,
+        [
+            (
+                account,
+                {"format": fmt, "renewed": True} if account.pk in renewed else {"format": fmt},
+            )
+            for account in printed
+        ],
+        actor=agent,
+        establishment=establishment,
     )
     return LettersResult(pdf=document, count=len(printed), skipped_activated=skipped_activated)
 
@@ -177,20 +162,18 @@ def _cell(value: object) -> str:
 
 
 def export_credentials_csv(
-    agent: User | None,
+    agent: User | authz.Operator | None,
     establishment: Establishment,
     *,
     account_ids: list[int] | None = None,
     division: Division | None = None,
-    operator: bool = False,
 ) -> bytes:
     """The targeted accounts' credentials as ';'-separated UTF-8 with a BOM (a French
     spreadsheet opens it directly). Activated accounts are listed without a password;
     deactivated ones are left out. Exporting changes no account state."""
-    _authorize(agent, establishment, operator)
-    accounts = _targets(establishment, account_ids, division).exclude(
-        state=AccountState.DEACTIVATED
-    )
+    _authorize(agent, establishment)
+    accounts = _targets(establishment, account_ids, division)
+    accounts = accounts.exclude(state=AccountState.DEACTIVATED)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_HEADER)

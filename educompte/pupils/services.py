@@ -5,28 +5,27 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-import random
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from educompte.accounts import authz, throttling
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
-from educompte.audit.services import record
+from educompte.audit.services import record, record_many
 from educompte.core import crypto, hashers
-from educompte.pupils import identifiers, passwords
-from educompte.pupils.models import AccountState, Student, StudentAccount
-from educompte.pupils.signals import credentials_revoked
-from educompte.schools.models import Division, Establishment, Mef
+from educompte.pupils import lifecycle, passwords
+from educompte.pupils.lifecycle import AccountDeactivated as AccountDeactivated
+from educompte.pupils.lifecycle import encryption_context as encryption_context
+from educompte.pupils.models import AccountState, StudentAccount
+from educompte.schools.models import Division, Establishment
 
-
-class AccountDeactivated(Exception):
-    """Raised when staff try to reset the password of a deactivated account."""
+# The pupil and the account are created by the lifecycle (one home for account states).
+create_student_with_account = lifecycle.create
 
 
 class ResetLimitReached(Exception):
@@ -100,97 +99,13 @@ def _maybe_alert(agent: User, establishment: Establishment) -> None:
         )
 
 
-def encryption_context(user_id: int) -> str:
-    """Bound into the ciphertext: a provisional password only decrypts on its own account.
-    The login's id is used (not the account's) so bulk imports can encrypt before the
-    account row exists."""
-    return f"pupil:{user_id}"
-
-
 def _context(account: StudentAccount) -> str:
     return encryption_context(account.user_id)
 
 
-def identifier_taken(candidate: str) -> bool:
-    return User.objects.filter(username=candidate).exists()
-
-
-@transaction.atomic
-def create_student_with_account(
-    establishment: Establishment,
-    *,
-    last_name: str,
-    first_name: str,
-    birth_date: datetime.date,
-    division: Division | None = None,
-    mef: Mef | None = None,
-    ine: str | None = None,
-    registry_id: str = "",
-    rng: random.Random | None = None,
-    now: datetime.datetime | None = None,
-) -> tuple[StudentAccount, str]:
-    """Create a pupil with an account "Non activé - non informé" and a provisional password.
-
-    Returns the account and the provisional password in clear, for the caller to hand over.
-    """
-    student = Student.objects.create(
-        establishment=establishment,
-        last_name=last_name,
-        first_name=first_name,
-        birth_date=birth_date,
-        division=division,
-        mef=mef,
-        ine=ine,
-        registry_id=registry_id,
-    )
-    for _attempt in range(5):
-        identifier = identifiers.generate(first_name, last_name, identifier_taken, rng=rng)
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(
-                    identifier, kind=User.Kind.PUPIL, first_name=first_name, last_name=last_name
-                )
-            break
-        except IntegrityError:  # another process took it between the check and the insert
-            continue
-    else:
-        raise RuntimeError("could not allocate a unique identifier")
-    account = StudentAccount.objects.create(student=student, user=user)
-    password = issue_provisional_password(account, now=now)
-    return account, password
-
-
-def issue_provisional_password(
-    account: StudentAccount, *, now: datetime.datetime | None = None
-) -> str:
-    """Give the account a fresh provisional password; the previous one and any chosen
-    password stop working, and changing the login's hash ends every open session."""
-    now = now or timezone.now()
-    password = passwords.generate()
-    account.provisional_password_encrypted = crypto.encrypt(password, _context(account))
-    account.provisional_issued_at = now
-    account.provisional_expires_at = now + datetime.timedelta(
-        days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS
-    )
-    account.save(
-        update_fields=[
-            "provisional_password_encrypted",
-            "provisional_issued_at",
-            "provisional_expires_at",
-            "updated_at",
-        ]
-    )
-    # Django ties sessions to the password hash: a new unusable hash logs the pupil out
-    # everywhere on their next request.
-    account.user.set_unusable_password()
-    account.user.save(update_fields=["password"])
-    credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
-    return password
-
-
 def provisional_password(account: StudentAccount) -> str | None:
     """The provisional password in clear, while the account is not activated."""
-    if account.state in (AccountState.ACTIVE, AccountState.DEACTIVATED):
+    if account.state not in lifecycle.WAITING:
         return None
     if not account.provisional_password_encrypted:
         return None
@@ -203,12 +118,7 @@ def provisional_expired(account: StudentAccount, now: datetime.datetime | None =
 
 
 def _reset_one(agent: User, account: StudentAccount, ip: str | None) -> str:
-    if account.state == AccountState.DEACTIVATED:
-        raise AccountDeactivated(account.identifier)
-    password = issue_provisional_password(account)
-    account.state = AccountState.INFORMED
-    account.activated_at = None
-    account.save(update_fields=["state", "activated_at", "updated_at"])
+    password = lifecycle.reset(account)
     record(
         AuditEvent.Action.PASSWORD_RESET,
         actor=agent,
@@ -249,10 +159,11 @@ def reset_passwords(
         .order_by("student__last_name", "student__first_name")
     )
     accounts = list(accounts)
-    _check_reset_limit(agent, sum(1 for a in accounts if a.state != AccountState.DEACTIVATED))
+    resettable = [lifecycle.allowed(lifecycle.Event.RESET, a.state) for a in accounts]
+    _check_reset_limit(agent, sum(resettable))
     result = BulkResetResult(reset=[], skipped=[])
-    for account in accounts:
-        if account.state == AccountState.DEACTIVATED:
+    for account, allowed in zip(accounts, resettable, strict=True):
+        if not allowed:  # deactivated
             result.skipped.append(account)
         else:
             result.reset.append((account, _reset_one(agent, account, ip)))
@@ -392,13 +303,7 @@ def activate(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        account.user.set_password(new_password)
-        account.user.save(update_fields=["password"])
-        account.state = AccountState.ACTIVE
-        account.activated_at = now
-        account.provisional_password_encrypted = None
-        account.provisional_expires_at = None
-        account.save()
+        lifecycle.activate(account, new_password=new_password, now=now)
         throttling.lift([account.user_id])
         record(
             AuditEvent.Action.ACCOUNT_ACTIVATED,
@@ -436,29 +341,15 @@ def deactivate(
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": [_("Indiquez le motif de la désactivation.")]})
-    done = 0
-    for account in _scoped_accounts(agent, establishment, account_ids):
-        if account.state == AccountState.DEACTIVATED:
-            continue
-        account.state = AccountState.DEACTIVATED
-        account.provisional_password_encrypted = None
-        account.provisional_expires_at = None
-        account.save()
-        # Sessions end; the chosen password's hash stays so that the pupil who types it is
-        # told the account is deactivated (and nobody else learns anything).
-        account.user.session_version += 1
-        account.user.save(update_fields=["session_version"])
-        record(
-            AuditEvent.Action.ACCOUNT_DEACTIVATED,
-            actor=agent,
-            establishment=establishment,
-            account=account,
-            ip=ip,
-            reason=reason[:500],
-        )
-        credentials_revoked.send(sender=StudentAccount, user_ids=[account.user_id])
-        done += 1
-    return done
+    done = lifecycle.deactivate(_scoped_accounts(agent, establishment, account_ids))
+    record_many(
+        AuditEvent.Action.ACCOUNT_DEACTIVATED,
+        [(account, {"reason": reason[:500]}) for account in done],
+        actor=agent,
+        establishment=establishment,
+        ip=ip,
+    )
+    return len(done)
 
 
 @transaction.atomic
@@ -476,15 +367,9 @@ def reactivate(
         raise ValidationError({"reason": [_("Indiquez le motif de la réactivation.")]})
     done = 0
     for account in _scoped_accounts(agent, establishment, account_ids):
-        if account.state != AccountState.DEACTIVATED:
+        if not lifecycle.allowed(lifecycle.Event.REACTIVATION, account.state):
             continue
-        account.state = AccountState.NOT_INFORMED
-        account.activated_at = None
-        account.save(update_fields=["state", "activated_at", "updated_at"])
-        issue_provisional_password(account)
-        if account.student.left_on:
-            account.student.left_on = None
-            account.student.save()
+        lifecycle.reactivate(account)
         record(
             AuditEvent.Action.ACCOUNT_REACTIVATED,
             actor=agent,
@@ -558,22 +443,13 @@ def force_password_change(
         raise ValidationError(_("Choisissez une sélection, une classe ou tout l'établissement."))
     accounts = list(qs.select_for_update(of=("self",)).order_by("pk"))
     for account in accounts:
-        issue_provisional_password(account)
-        account.state = AccountState.NOT_INFORMED
-        account.activated_at = None
-        account.save(update_fields=["state", "activated_at", "updated_at"])
+        lifecycle.force_change(account)
     # One event per account, so the pupil's own history shows it too.
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            action=AuditEvent.Action.FORCED_CHANGE,
-            actor=agent,
-            actor_label=agent.username,
-            establishment=establishment,
-            account=account,
-            subject_label=account.identifier,
-            ip_address=ip or None,
-            details=scope,
-        )
-        for account in accounts
+    record_many(
+        AuditEvent.Action.FORCED_CHANGE,
+        [(account, scope) for account in accounts],
+        actor=agent,
+        establishment=establishment,
+        ip=ip,
     )
     return accounts

@@ -83,9 +83,7 @@ def start(
         job.stored_path = str(_store(upload, suffix))
         if nomenclature is not None:
             job.nomenclature_path = str(_store(nomenclature, ".xml"))
-        report = run_import(
-            establishment, _source(job), actor=agent, complete=complete, dry_run=True
-        )
+        report = run_import(agent, establishment, _source(job), complete=complete, dry_run=True)
     except BadFile as exc:
         _refuse(job, ImportJob.Status.REFUSED, exc)
     except PermissionDenied:
@@ -180,7 +178,7 @@ def _run(job: ImportJob, agent: User) -> None:
 
     try:
         report = run_import(
-            job.establishment, _source(job), actor=agent, complete=job.complete, progress=progress
+            agent, job.establishment, _source(job), complete=job.complete, progress=progress
         )
     except BadFile as exc:  # the file changed between preview and run: nothing written
         _refuse(job, ImportJob.Status.FAILED, exc)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -106,3 +107,15 @@ class TransferRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id} {self.from_establishment_id}->{self.to_establishment_id}"
+
+    def decide(self, state: str, by: object, at: datetime.datetime) -> None:
+        """Close the request in ``state`` (saved): who decided (a login, or nobody for the
+        operator) and when."""
+        decision = {
+            "state": state,
+            "decided_by": by if getattr(by, "pk", None) else None,
+            "decided_at": at,
+        }
+        for name, value in decision.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(decision))

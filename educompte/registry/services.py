@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import secrets
 from collections.abc import Callable, Iterator
 from itertools import islice
 
-from django.conf import settings
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -28,12 +25,9 @@ from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
-from educompte.core import bulk, crypto
 from educompte.core.text import normalize
-from educompte.pupils import identifiers, passwords
+from educompte.pupils import identifiers, lifecycle
 from educompte.pupils.models import AccountState, Student, StudentAccount
-from educompte.pupils.services import encryption_context, issue_provisional_password
-from educompte.pupils.signals import credentials_revoked
 from educompte.registry import transfers
 from educompte.registry.models import TransferRequest
 from educompte.registry.parsers import PupilRecord, RegistrySource
@@ -98,7 +92,7 @@ class _Context:
         establishment: Establishment,
         today: datetime.date,
         *,
-        actor: User | None = None,
+        actor: User | authz.Operator | None = None,
         dry_run: bool = False,
     ) -> None:
         self.establishment = establishment
@@ -138,24 +132,6 @@ class _Context:
         return mef
 
 
-def _deactivate_accounts(accounts: list[StudentAccount]) -> None:
-    """Departed pupils: sign-in refused, provisional password erased, sessions ended."""
-    if not accounts:
-        return
-    users = []
-    for account in accounts:
-        account.state = AccountState.DEACTIVATED
-        account.provisional_password_encrypted = None
-        account.provisional_expires_at = None
-        account.user.session_version += 1  # ends every session; the hash stays (see sign-in)
-        users.append(account.user)
-    StudentAccount.objects.bulk_update(
-        accounts, ["state", "provisional_password_encrypted", "provisional_expires_at"]
-    )
-    User.objects.bulk_update(users, ["session_version"])
-    credentials_revoked.send(sender=StudentAccount, user_ids=[u.pk for u in users])
-
-
 def _new_identifiers(ctx: _Context, records: list[PupilRecord]) -> list[str]:
     """Free identifiers for a batch: a few database queries per batch, even when the
     prefixes are crowded (identifiers.generate_many)."""
@@ -184,80 +160,40 @@ def _new_identifiers(ctx: _Context, records: list[PupilRecord]) -> list[str]:
     )
 
 
-def _unusable_password() -> str:
-    """What make_password(None) makes ("!" and 40 random characters), from one call to the
-    system's random source instead of forty."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
-
-
 def _create(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> list[int]:
     """New pupils with their logins and accounts "Non activé - non informé" (three bulk
-    inserts: COPY on PostgreSQL, see core.bulk)."""
-    now = timezone.now()
-    expires = now + datetime.timedelta(days=settings.EDUCOMPTE_PROVISIONAL_PASSWORD_DAYS)
+    inserts: COPY on PostgreSQL, see lifecycle.create_many)."""
     names = _new_identifiers(ctx, records)
-    user_ids = bulk.insert(
-        User,
-        [
-            {
-                "username": name,
-                "kind": User.Kind.PUPIL,
-                "first_name": rec.first_name[:150],
-                "last_name": rec.last_name[:150],
-                "password": _unusable_password(),
-            }
-            for name, rec in zip(names, records, strict=True)
-        ],
-    )
-    student_rows = []
-    for rec in records:
+    pupils = []
+    for name, rec in zip(names, records, strict=True):
         mef = ctx.mef(rec.mef_code, rec.mef_label)
-        student_rows.append(
-            {
-                "establishment_id": ctx.establishment.pk,
-                "registry_id": rec.registry_id[:32],
-                "ine": rec.ine,
-                "last_name": rec.last_name[:100],
-                "first_name": rec.first_name[:100],
-                "birth_date": rec.birth_date,
-                "division_id": ctx.division_id(rec.division_code),
-                "mef_id": mef.pk if mef else None,
-                "left_on": rec.left_on,
-                "search_name": normalize(f"{rec.last_name} {rec.first_name}"),
-            }
+        pupils.append(
+            lifecycle.NewPupil(
+                username=name,
+                establishment_id=ctx.establishment.pk,
+                first_name=rec.first_name,
+                last_name=rec.last_name,
+                birth_date=rec.birth_date,
+                registry_id=rec.registry_id,
+                ine=rec.ine,
+                division_id=ctx.division_id(rec.division_code),
+                mef_id=mef.pk if mef else None,
+                left_on=rec.left_on,
+            )
         )
-    student_ids = bulk.insert(Student, student_rows)
-    bulk.insert(
-        StudentAccount,
-        [
-            {
-                "student_id": student_id,
-                "user_id": user_id,
-                "state": AccountState.NOT_INFORMED,
-                "provisional_password_encrypted": crypto.encrypt(
-                    passwords.generate(), encryption_context(user_id)
-                ),
-                "provisional_issued_at": now,
-                "provisional_expires_at": expires,
-            }
-            for student_id, user_id in zip(student_ids, user_ids, strict=True)
-        ],
-    )
+    created = lifecycle.create_many(pupils)
     for rec in records:
         report.sample("created", f"{rec.last_name} {rec.first_name} ({rec.division_code or '—'})")
     report.created += len(records)
-    return student_ids
+    return [c.student_id for c in created]
 
 
 def _has_departed(student: Student, today: datetime.date) -> bool:
     """Marked as gone by its establishment (leaving date reached, account deactivated)."""
     account = getattr(student, "account", None)
-    return (
-        student.left_on is not None
-        and student.left_on <= today
-        and account is not None
-        and account.state == AccountState.DEACTIVATED
-    )
+    if account is None or account.state != AccountState.DEACTIVATED:
+        return False
+    return student.left_on is not None and student.left_on <= today
 
 
 def _file_label(rec: PupilRecord) -> str:
@@ -350,15 +286,17 @@ def _apply_batch(
             account.user.first_name = student.first_name[:150]
             account.user.last_name = student.last_name[:150]
             renamed.append(account.user)
-        if has_left and account.state != AccountState.DEACTIVATED:
+        if has_left and lifecycle.allowed(lifecycle.Event.DEACTIVATION, account.state):
             to_deactivate.append(account)
             report.deactivated += 1
             report.sample("deactivated", label)
-        elif not has_left and account.state == AccountState.DEACTIVATED and "left_on" in diff:
+        elif (
+            not has_left
+            and "left_on" in diff
+            and lifecycle.allowed(lifecycle.Event.REGISTRY_REENTRY, account.state)
+        ):
             # Back in the registry after having left: fresh credentials.
-            account.state = AccountState.NOT_INFORMED
-            account.save(update_fields=["state", "updated_at"])
-            issue_provisional_password(account)
+            lifecycle.reenter(account)
             report.updated += 1
             report.sample("updated", label)
         elif diff:
@@ -384,7 +322,7 @@ def _apply_batch(
         )
     if renamed:
         User.objects.bulk_update(renamed, ["first_name", "last_name"])
-    _deactivate_accounts(to_deactivate)
+    lifecycle.deactivate(to_deactivate)
     if arrivals:
         transfers.record_arrivals(ctx.establishment, arrivals, actor=ctx.actor)
     if to_request:
@@ -446,7 +384,7 @@ def _deactivate_absent(
             student.left_on = ctx.today
             report.sample("deactivated", f"{student.last_name} {student.first_name}")
         Student.objects.bulk_update(students, ["left_on"])
-        _deactivate_accounts([s.account for s in students])
+        lifecycle.deactivate([s.account for s in students])
         report.deactivated += len(students)
 
 
@@ -455,20 +393,19 @@ class _Rollback(Exception):
 
 
 def run_import(
+    actor: User | authz.Operator | None,
     establishment: Establishment,
     source: RegistrySource,
     *,
-    actor: User | None = None,
-    operator: bool = False,
     complete: bool = True,
     dry_run: bool = False,
     today: datetime.date | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate then apply a registry file. Raises ``BadFile`` (nothing written) on any
-    problem. ``operator=True`` is for the command line, which has no agent to authorise."""
-    if not operator:
-        authz.authorize(actor, Right.ADMINISTRATION, establishment)
+    problem. ``actor`` needs administration on the establishment; the command line
+    passes ``authz.OPERATOR``."""
+    authz.authorize(actor, Right.ADMINISTRATION, establishment)
     # The source and the scratch database keep, on disk, what grows with the number of
     # pupils: the import's memory stays the same for 2 000 or 200 000 pupils.
     scratch = Scratch()
@@ -485,7 +422,7 @@ def _validate_and_apply(
     establishment: Establishment,
     source: RegistrySource,
     scratch: Scratch,
-    actor: User | None,
+    actor: User | authz.Operator | None,
     complete: bool,
     dry_run: bool,
     today: datetime.date | None,

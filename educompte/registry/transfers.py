@@ -115,11 +115,9 @@ def may_decide(user: object, transfer: TransferRequest) -> bool:
 
 
 @transaction.atomic
-def decide(
-    actor: User | None, transfer_id: int, *, accept: bool, operator: bool = False
-) -> Outcome:
-    """Accept (the pupil moves, account untouched) or refuse a pending request.
-    ``operator=True`` is for the command line, which has no agent to authorise."""
+def decide(actor: User | authz.Operator | None, transfer_id: int, *, accept: bool) -> Outcome:
+    """Accept (the pupil moves, account untouched) or refuse a pending request, as the
+    pupil's establishment, the academy or the operator (``authz.OPERATOR``)."""
     transfer = (
         TransferRequest.objects.select_for_update(of=("self",))
         .select_related(
@@ -127,27 +125,22 @@ def decide(
         )
         .get(pk=transfer_id)
     )
-    if not operator and not may_decide(actor, transfer):
+    if not may_decide(actor, transfer):
         raise PermissionDenied
     if transfer.state != TransferRequest.State.PENDING:
         return Outcome.ALREADY_DECIDED
     student = transfer.student
-    transfer.decided_by = actor if getattr(actor, "pk", None) else None
-    transfer.decided_at = timezone.now()
+    now = timezone.now()
     if student.establishment_id != transfer.from_establishment_id:
-        transfer.state = TransferRequest.State.CANCELLED
-        transfer.save(update_fields=["state", "decided_by", "decided_at"])
+        transfer.decide(TransferRequest.State.CANCELLED, actor, now)
         return Outcome.OBSOLETE
     origin, target = transfer.from_establishment, transfer.to_establishment
     account = student.account
     if accept:
         _move(student, transfer)
-        transfer.state = TransferRequest.State.ACCEPTED
         TransferRequest.objects.filter(
             student=student, state=TransferRequest.State.PENDING
-        ).exclude(pk=transfer.pk).update(
-            state=TransferRequest.State.CANCELLED, decided_at=transfer.decided_at
-        )
+        ).exclude(pk=transfer.pk).update(state=TransferRequest.State.CANCELLED, decided_at=now)
         record(
             TRANSFER_ACCEPTED,
             actor=actor,
@@ -165,7 +158,6 @@ def decide(
             from_uai=origin.uai,
         )
     else:
-        transfer.state = TransferRequest.State.REFUSED
         record(
             TRANSFER_REFUSED,
             actor=actor,
@@ -181,7 +173,8 @@ def decide(
             transfer=transfer.pk,
             pupil=transfer.label,
         )
-    transfer.save(update_fields=["state", "decided_by", "decided_at"])
+    state = TransferRequest.State.ACCEPTED if accept else TransferRequest.State.REFUSED
+    transfer.decide(state, actor, now)
     return Outcome.ACCEPTED if accept else Outcome.REFUSED
 
 

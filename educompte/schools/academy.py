@@ -6,30 +6,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from educompte.accounts import authz
-from educompte.accounts.models import User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.schools.models import Establishment
 from educompte.schools.services import add_establishment
 
 
-class NotAcademyAdmin(Exception):
-    pass
-
-
-def _require(user: User) -> None:
-    if not authz.is_academy_admin(user):
-        raise NotAcademyAdmin
-
-
-def create(user: User, uai: str, name: str) -> Establishment:
-    _require(user)
+def create(user: authz.Principal, uai: str, name: str) -> Establishment:
+    """Academy administrators (and the operator) only, checked by ``add_establishment``."""
     return add_establishment(uai, name, actor=user)
 
 
 @transaction.atomic
-def rename(user: User, establishment: Establishment, name: str) -> None:
-    _require(user)
+def rename(user: authz.Principal, establishment: Establishment, name: str) -> None:
+    authz.require_academy_admin(user)
     name = name.strip()
     if not name:
         raise ValueError("empty name")
@@ -46,18 +36,19 @@ def rename(user: User, establishment: Establishment, name: str) -> None:
 
 
 @transaction.atomic
-def close(user: User, establishment: Establishment) -> None:
+def close(user: authz.Principal, establishment: Establishment) -> None:
     """A closed establishment gives nobody any right on it (its data stay for the archive)."""
-    _require(user)
+    authz.require_academy_admin(user)
     if establishment.closed_at is None:
         establishment.closed_at = timezone.now()
         establishment.save(update_fields=["closed_at"])
         record(AuditEvent.Action.ESTABLISHMENT_CLOSED, actor=user, establishment=establishment)
+        authz.forget_grants(user)
 
 
 @transaction.atomic
-def reopen(user: User, establishment: Establishment) -> None:
-    _require(user)
+def reopen(user: authz.Principal, establishment: Establishment) -> None:
+    authz.require_academy_admin(user)
     if establishment.closed_at is not None:
         establishment.closed_at = None
         establishment.save(update_fields=["closed_at"])
@@ -67,3 +58,4 @@ def reopen(user: User, establishment: Establishment) -> None:
             establishment=establishment,
             reopened=True,
         )
+        authz.forget_grants(user)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.schools.models import Establishment, Mef
@@ -9,8 +10,10 @@ from educompte.schools.uai import normalize_uai, validate_uai
 
 
 @transaction.atomic
-def add_establishment(uai: str, name: str, *, actor: object = None) -> Establishment:
-    """Create an establishment; raises ValidationError on a bad UAI, ValueError if it exists."""
+def add_establishment(uai: str, name: str, *, actor: authz.Principal) -> Establishment:
+    """Create an establishment; raises ValidationError on a bad UAI, ValueError if it exists.
+    Academy administrators (and the operator) only."""
+    authz.require_academy_admin(actor)
     uai = normalize_uai(uai)
     validate_uai(uai)
     name = name.strip()
@@ -29,10 +32,11 @@ def get_by_uai(uai: str) -> Establishment:
 
 
 @transaction.atomic
-def set_mef_labels(labels: dict[str, str]) -> tuple[int, int]:
+def set_mef_labels(labels: dict[str, str], *, by: authz.Principal) -> tuple[int, int]:
     """The academy's nomenclature: set the label of each MEF code (created if unknown).
-    Imports of establishments never rename a MEF, shared by all; this does. Returns
-    (labels changed, MEFs created)."""
+    Imports of establishments never rename a MEF, shared by all; this does: academy
+    administrators (and the operator) only. Returns (labels changed, MEFs created)."""
+    authz.require_academy_admin(by)
     changed = created = 0
     existing = {m.code: m for m in Mef.objects.filter(code__in=list(labels))}
     for code, label in labels.items():

@@ -38,10 +38,6 @@ Application = get_application_model()
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-class NotAcademyAdmin(Exception):
-    pass
-
-
 @dataclasses.dataclass
 class Registered:
     service: Service
@@ -114,12 +110,6 @@ def clean_name(name: str, *, exclude: Service | None = None) -> str:
     return name
 
 
-def _require(user) -> None:
-    # ``user`` None: the operator's command line, which has every right.
-    if user is not None and not authz.is_academy_admin(user):
-        raise NotAcademyAdmin
-
-
 # --- Services ---------------------------------------------------------------------------
 
 
@@ -131,12 +121,13 @@ def register_service(
     *,
     home_url: str = "",
     post_logout_redirect_uris: str | Iterable[str] = (),
-    by=None,
+    by: authz.Principal,
     client_id: str | None = None,
     client_secret: str | None = None,
 ) -> Registered:
-    """Register a service. Raises ValidationError (field -> messages) on bad input."""
-    _require(by)
+    """Register a service: academy administrators (and the operator) only. Raises
+    ValidationError (field -> messages) on bad input."""
+    authz.require_academy_admin(by)
     errors: dict[str, list[str]] = {}
     cleaned = {}
     for field, clean in (
@@ -181,7 +172,7 @@ def register_service(
         application=application,
         allowed_scopes=" ".join(cleaned["scopes"]),
         home_url=" ".join(cleaned["home_url"]),
-        registered_by=by,
+        registered_by=authz.as_user(by),
     )
     log.info("service registered: %s (%s)", application.name, application.client_id)
     record(
@@ -202,11 +193,11 @@ def update_service(
     scopes: str | Iterable[str] | None = None,
     home_url: str | None = None,
     post_logout_redirect_uris: str | Iterable[str] | None = None,
-    by=None,
+    by: authz.Principal,
 ) -> Service:
     """Change what is given (None keeps a field). Narrowing the scopes ends the service's
     tokens, so that it gets no more than it is now registered for."""
-    _require(by)
+    authz.require_academy_admin(by)
     errors: dict[str, list[str]] = {}
     application = service.application
     checks = {
@@ -258,9 +249,9 @@ def update_service(
 
 
 @transaction.atomic
-def new_client_secret(service: Service, *, by=None) -> str:
+def new_client_secret(service: Service, *, by: authz.Principal) -> str:
     """A new secret replaces the old one at once; returned in clear, to show once."""
-    _require(by)
+    authz.require_academy_admin(by)
     secret = generate_client_secret()
     application = service.application
     application.client_secret = secret
@@ -276,9 +267,9 @@ def new_client_secret(service: Service, *, by=None) -> str:
 
 
 @transaction.atomic
-def revoke_service(service: Service, *, by=None) -> None:
+def revoke_service(service: Service, *, by: authz.Principal) -> None:
     """The service can no longer sign anybody in: its registration, codes and tokens go."""
-    _require(by)
+    authz.require_academy_admin(by)
     application = service.application
     log.info("service revoked: %s (%s)", application.name, application.client_id)
     record(

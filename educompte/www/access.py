@@ -80,7 +80,7 @@ def establishment_right(right: str) -> Callable[[Callable], Callable]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, uai: str, *args, **kwargs) -> HttpResponse:
             # A page that changes nothing reads the agent's rights once for all its checks.
-            with authz.rights_read_once(request.method in ("GET", "HEAD")):
+            with authz.rights_read_once(request.user, request.method in ("GET", "HEAD")):
                 establishment = get_object_or_404(Establishment, uai=uai.upper())
                 if not authz.has_right(request.user, right, establishment):
                     return forbidden(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from playwright.sync_api import Page, expect
 
+from educompte.accounts import authz
 from educompte.accounts.services import add_agent
 from educompte.demo import siecle
 from educompte.demo.services import COLLEGE_UAI, DEMO_PASSWORD, load_demo
@@ -62,6 +63,7 @@ def test_head_delegates_then_revokes(new_context):
         role="staff",
         first_name="Nadia",
         last_name="Benali",
+        actor=authz.OPERATOR,
     )
 
     head = new_context().new_page()

@@ -11,6 +11,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from playwright.sync_api import Page, expect
 
+from educompte.accounts import authz
 from educompte.demo.services import ensure_demo_service
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.schools.models import Division, Establishment, Mef, school_year_of
@@ -119,7 +120,9 @@ def test_sign_in_form_may_end_at_a_service_on_another_origin(new_context, live_s
     provider = live_server.url  # http://localhost:PORT
     elsewhere = provider.replace("localhost", "127.0.0.1") + "/ailleurs/callback"
     assert elsewhere.split("/")[2] != provider.split("/")[2]
-    registered = sso_services.register_service("ENT ailleurs", [elsewhere], "openid")
+    registered = sso_services.register_service(
+        "ENT ailleurs", [elsewhere], "openid", by=authz.OPERATOR
+    )
     client = OAuth2Session(
         registered.service.application.client_id,
         registered.client_secret,

@@ -261,8 +261,8 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
                     end=form.cleaned_data["end"],
                     granted_by=request.user,
                 )
-            except ValueError as exc:
-                form.add_error("end", _delegation_error(str(exc)))
+            except account_services.DelegationError as exc:
+                form.add_error("end", exc.message)
             else:
                 messages.success(
                     request,
@@ -293,22 +293,11 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
     )
 
 
-def _delegation_error(message: str) -> str:
-    if "past" in message:
-        return _("La date de fin est déjà passée.")
-    if "one year" in message:
-        return _("Une délégation dure au plus un an.")
-    if "before the start" in message:
-        return _("La date de fin précède la date de début.")
-    return _("Délégation impossible : vérifiez l'agent et la date.")
-
-
 @require_POST
 @establishment_right(authz.MANAGE_DELEGATIONS)
 def revoke_delegation(
     request: HttpRequest, establishment: Establishment, delegation_id: int
 ) -> HttpResponse:
-    account_selectors.delegations_of(request.user, establishment)  # authorises
     delegation = get_object_or_404(Delegation, pk=delegation_id, establishment=establishment)
     account_services.revoke_delegation(delegation, by=request.user)
     messages.success(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -123,9 +122,5 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 def dismiss_alert(request: HttpRequest, alert_id: int) -> HttpResponse:
     """Heads mark an alert of one of their establishments as read."""
     alert = get_object_or_404(StaffAlert, pk=alert_id)
-    if not authz.is_head(request.user, alert.establishment):
-        raise PermissionDenied
-    alert.dismissed_at = timezone.now()
-    alert.dismissed_by = request.user
-    alert.save(update_fields=["dismissed_at", "dismissed_by"])
+    account_services.dismiss_alert(alert, by=request.user)  # refused (403) unless head
     return redirect("portal:index")

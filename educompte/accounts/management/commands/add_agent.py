@@ -5,6 +5,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.accounts.services import add_agent
 from educompte.schools.models import Establishment
 from educompte.schools.services import get_by_uai
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 role=role,
                 first_name=first_name,
                 last_name=last_name,
+                actor=authz.OPERATOR,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

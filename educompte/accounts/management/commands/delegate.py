@@ -2,6 +2,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.accounts.services import delegate
 from educompte.schools.models import Establishment
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         if agent is None:
             raise CommandError(f"unknown agent {login!r}")
         try:
-            delegation = delegate(agent, establishment, right, end=end)
+            delegation = delegate(agent, establishment, right, end=end, granted_by=authz.OPERATOR)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from educompte.accounts import authz
 from educompte.letters.services import (
     DEFAULT_SIGN_IN_URL,
     FORMATS,
@@ -84,15 +85,14 @@ class Command(BaseCommand):
             # The accounts are only marked informed if the files could be written.
             with transaction.atomic():
                 result = issue_letters(
-                    None,
+                    authz.OPERATOR,
                     establishment,
                     division=target,
                     fmt=fmt,
                     sign_in_url=sign_in_url,
-                    operator=True,
                 )
                 rows = (
-                    export_credentials_csv(None, establishment, division=target, operator=True)
+                    export_credentials_csv(authz.OPERATOR, establishment, division=target)
                     if csv
                     else None
                 )

@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.registry.parsers import BadFile, open_source, read_nomenclature
 from educompte.registry.services import run_import
 from educompte.schools.models import Establishment
@@ -38,9 +39,9 @@ class Command(BaseCommand):
             labels = read_nomenclature(nomenclature) if nomenclature else None
             source = open_source(file, file, labels)
             report = run_import(
+                authz.OPERATOR,
                 establishment,
                 source,
-                operator=True,
                 complete=not partial,
                 dry_run=dry_run,
                 progress=self._progress if sys.stderr.isatty() else None,

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from educompte.accounts import authz
 from educompte.registry import transfers
 from educompte.registry.models import TransferRequest
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
             return
         transfer_id = accept if accept is not None else refuse
         try:
-            outcome = transfers.decide(None, transfer_id, accept=accept is not None, operator=True)
+            outcome = transfers.decide(authz.OPERATOR, transfer_id, accept=accept is not None)
         except TransferRequest.DoesNotExist as exc:
             raise CommandError(f"no transfer request {transfer_id}") from exc
         if outcome == transfers.Outcome.ALREADY_DECIDED:

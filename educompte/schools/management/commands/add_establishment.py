@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.schools.services import add_establishment
 
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, uai: str, name: str, **options):
         try:
-            establishment = add_establishment(uai, name)
+            establishment = add_establishment(uai, name, actor=authz.OPERATOR)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         except ValueError as exc:

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.registry.parsers import BadFile, read_nomenclature
 from educompte.schools.services import set_mef_labels
 
@@ -22,5 +23,5 @@ class Command(BaseCommand):
             lines = [f"{nomenclature}: refused, nothing was written:"]
             lines += [f"  {p.ref}: {p.reason}" for p in exc.problems[:50]]
             raise CommandError("\n".join(lines)) from exc
-        changed, created = set_mef_labels(labels)
+        changed, created = set_mef_labels(labels, by=authz.OPERATOR)
         self.stdout.write(f"labels changed {changed}, created {created}")

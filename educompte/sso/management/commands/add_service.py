@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from educompte.accounts import authz
 from educompte.sso import scopes as sso_scopes
 from educompte.sso import services
 
@@ -46,6 +47,7 @@ class Command(BaseCommand):
                 scopes,
                 home_url=home_url,
                 post_logout_redirect_uris=post_logout_redirect_uris,
+                by=authz.OPERATOR,
             )
         except ValidationError as exc:
             problems = [
