@@ -162,7 +162,7 @@ def ensure_demo_service(origins: list[str] | tuple[str, ...] = ()):
     Idempotent: later calls add missing addresses and realign its secret, nothing else."""
     from django.contrib.auth.hashers import check_password
 
-    from educompte.sso import demo_client
+    from educompte.demo import client as demo_client
     from educompte.sso import services as sso_services
     from educompte.sso.selectors import service_by_client_id
 

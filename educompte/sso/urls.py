@@ -1,4 +1,4 @@
-"""Routes of the OpenID Connect provider and of the demo service.
+"""Routes of the OpenID Connect provider.
 
 The provider's routes live in DOT's ``oauth2_provider`` namespace, which DOT reverses to
 build discovery. Discovery sits at the site root, so the issuer is the site's origin.
@@ -6,7 +6,7 @@ build discovery. Discovery sits at the site root, so the issuer is the site's or
 
 from django.urls import path, re_path
 
-from educompte.sso import demo_client, views
+from educompte.sso import views
 
 app_name = "oauth2_provider"
 
@@ -22,13 +22,3 @@ urlpatterns = [
     path("oidc/userinfo/", views.UserInfoView.as_view(), name="user-info"),
     path("oidc/logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),
 ]
-
-demo_service_patterns = (
-    [
-        path("", demo_client.home, name="home"),
-        path("connexion/", demo_client.login, name="login"),
-        path("callback/", demo_client.callback, name="callback"),
-        path("deconnexion/", demo_client.logout, name="logout"),
-    ],
-    "demo_service",
-)

@@ -45,7 +45,7 @@ CLIENT_ID = "ent-demo"
 NAME = "ENT démo"
 SCOPES = "openid profile educompte email"
 COOKIE = "ent_demo"
-_SALT = "educompte.sso.demo_client"
+_SALT = "educompte.sso.demo_client"  # its former module: cookies already set stay valid
 _MAX_AGE = 3600
 _TIMEOUT = 10
 DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -139,7 +139,7 @@ def _forget(response: HttpResponse) -> HttpResponse:
 
 
 def _problem(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    response = render(request, "sso/demo/problem.html", {"message": message}, status=status)
+    response = render(request, "demo/problem.html", {"message": message}, status=status)
     return _forget(response)
 
 
@@ -194,7 +194,7 @@ def home(request: HttpRequest) -> HttpResponse:
             profile=id_claims.get("educompte_profile", ""),
             documented=list(sso_claims.CLAIM_SCOPE),
         )
-    return render(request, "sso/demo/home.html", context)
+    return render(request, "demo/home.html", context)
 
 
 @require_POST
