@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from educompte.letters import pdf
 from educompte.pupils.models import AccountState
-from educompte.www.views import administration
+from educompte.www.administration import downloads
 from tests.factories import DivisionFactory, make_pupil
 from tests.test_import_views import verified
 from tests.test_letters import _letter
@@ -47,7 +47,7 @@ def disposition(name: str) -> str:
 
 @pytest.fixture
 def admin_client(quick_head, monkeypatch):
-    monkeypatch.setattr(administration, "_stamp", lambda: STAMP)
+    monkeypatch.setattr(downloads, "stamp", lambda: STAMP)
     return verified(quick_head)
 
 

@@ -41,7 +41,7 @@ from educompte.pupils import selectors, services
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.services import SignIn
 from educompte.schools.models import Establishment, school_year_of
-from educompte.www.forms import FastSelect, PupilSearchForm
+from educompte.www.pupil_search import FastSelect, PupilSearchForm
 from tests.factories import (
     AGENT_PASSWORD,
     AgentFactory,

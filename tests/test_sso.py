@@ -922,8 +922,8 @@ def test_my_services_lists_the_services_with_a_home_page(registered, browser):
 
 
 def test_ensure_demo_service_is_idempotent():
-    from educompte.demo.services import ensure_demo_service
     from educompte.demo import client as demo_client
+    from educompte.demo.services import ensure_demo_service
 
     first = ensure_demo_service()
     again = ensure_demo_service(["http://127.0.0.1:8010"])

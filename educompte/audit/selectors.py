@@ -13,7 +13,7 @@ from django.utils import timezone
 from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
-from educompte.core.text import normalize
+from educompte.core.text import normalize, spreadsheet_cell
 from educompte.schools.models import Establishment
 
 
@@ -58,12 +58,6 @@ def events_of(
     return qs.select_related("account__student").order_by("-created_at", "-pk")
 
 
-def _cell(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 CSV_HEADER = ["Date", "Heure", "Agent", "Action", "Élève", "Identifiant", "Adresse IP", "Détails"]
 
 
@@ -80,12 +74,12 @@ def export_csv(events: QuerySet[AuditEvent]) -> bytes:
             [
                 when.strftime("%d/%m/%Y"),
                 when.strftime("%H:%M:%S"),
-                _cell(event.actor_label),
+                spreadsheet_cell(event.actor_label),
                 event.get_action_display(),
-                _cell(student.full_name if student else ""),
-                _cell(event.subject_label),
+                spreadsheet_cell(student.full_name if student else ""),
+                spreadsheet_cell(event.subject_label),
                 event.ip_address or "",
-                _cell(details),
+                spreadsheet_cell(details),
             ]
         )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")

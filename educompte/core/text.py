@@ -1,4 +1,5 @@
-"""Text normalisation shared by search, identifiers and password rules."""
+"""Text normalisation shared by search, identifiers and password rules, and the one
+neutralisation of spreadsheet formulas for every CSV export."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ def normalize(value: str) -> str:
 def ascii_letters(value: str) -> str:
     """Only a-z, for building identifiers."""
     return normalize(value).replace(" ", "")
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula (CSV injection):
+    free text and names come from outside."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -17,6 +17,7 @@ from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record, record_many
+from educompte.core.text import spreadsheet_cell
 from educompte.letters import pdf
 from educompte.pupils import lifecycle
 from educompte.pupils.models import AccountState, StudentAccount
@@ -155,12 +156,6 @@ def issue_letters(
     return LettersResult(pdf=document, count=len(printed), skipped_activated=skipped_activated)
 
 
-def _cell(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): names come from outside."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_credentials_csv(
     agent: User | authz.Operator | None,
     establishment: Establishment,
@@ -188,11 +183,11 @@ def export_credentials_csv(
         )
         writer.writerow(
             [
-                _cell(student.last_name),
-                _cell(student.first_name),
-                _cell(student.division.code if student.division else ""),
-                _cell(account.identifier),
-                _cell(password),
+                spreadsheet_cell(student.last_name),
+                spreadsheet_cell(student.first_name),
+                spreadsheet_cell(student.division.code if student.division else ""),
+                spreadsheet_cell(account.identifier),
+                spreadsheet_cell(password),
                 expires,
                 str(account.get_state_display()),
             ]

@@ -1,17 +1,20 @@
 from django.urls import include, path
 
-from educompte.www.views import (
-    academy,
-    administration,
-    depannage,
-    home,
+from educompte.www.academy import views as academy
+from educompte.www.administration import (
+    activation,
+    delegations,
     imports,
-    portal,
-    pupil,
-    pupil_account,
-    security,
+    journal,
+    letters,
     transfers,
 )
+from educompte.www.administration import pupils as administration
+from educompte.www.depannage import views as depannage
+from educompte.www.portal import second_factor
+from educompte.www.portal import views as portal
+from educompte.www.pupil import account as pupil_account
+from educompte.www.pupil import views as pupil
 
 pupil_patterns = (
     [
@@ -71,8 +74,8 @@ administration_patterns = (
             administration.forced_result,
             name="forced_result",
         ),
-        path("activation/", administration.activation, name="activation"),
-        path("courriers/", administration.letters_page, name="letters"),
+        path("activation/", activation.activation, name="activation"),
+        path("courriers/", letters.letters_page, name="letters"),
         path("import/", imports.upload, name="import"),
         path("import/<uuid:job_id>/", imports.job_detail, name="import_job"),
         path("import/<uuid:job_id>/confirmer/", imports.job_confirm, name="import_confirm"),
@@ -82,23 +85,23 @@ administration_patterns = (
             transfers.decide,
             name="transfer_decide",
         ),
-        path("delegations/", administration.delegations, name="delegations"),
+        path("delegations/", delegations.delegations, name="delegations"),
         path(
             "delegations/<int:delegation_id>/revoquer/",
-            administration.revoke_delegation,
+            delegations.revoke_delegation,
             name="revoke_delegation",
         ),
-        path("journal/", administration.journal, name="journal"),
-        path("journal/export/", administration.journal_csv, name="journal_csv"),
+        path("journal/", journal.journal, name="journal"),
+        path("journal/export/", journal.journal_csv, name="journal_csv"),
     ],
     "administration",
 )
 
 security_patterns = (
     [
-        path("", security.verify, name="verify"),
-        path("enrolement/", security.enrol, name="enrol"),
-        path("codes-de-secours/", security.recovery_codes, name="recovery_codes"),
+        path("", second_factor.verify, name="verify"),
+        path("enrolement/", second_factor.enrol, name="enrol"),
+        path("codes-de-secours/", second_factor.recovery_codes, name="recovery_codes"),
     ],
     "otp",
 )
@@ -120,7 +123,7 @@ academy_patterns = (
 )
 
 urlpatterns = [
-    path("", home.home, name="home"),
+    path("", portal.home, name="home"),
     path("", include(pupil_patterns)),
     path("portail/", include(portal_patterns)),
     path("depannage/<str:uai>/", include(depannage_patterns)),

@@ -1,4 +1,5 @@
-"""Staff sign-in and the portal listing the applications each agent may open."""
+"""The site's home page, staff sign-in and the portal listing the applications each agent
+may open."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -24,7 +24,8 @@ from educompte.core.net import client_ip
 from educompte.pupils import recovery
 from educompte.registry import transfers
 from educompte.www.access import agent_required
-from educompte.www.forms import SignInForm
+from educompte.www.nav import requested_next
+from educompte.www.sign_in import SignInForm
 
 # The applications that exist so far, in portal order, with where they open.
 APPLICATIONS = {
@@ -47,9 +48,7 @@ APPLICATIONS = {
 def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = None
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        nxt = ""
+    nxt = requested_next(request)
     if request.method == "POST" and form.is_valid():
         result = account_services.sign_in_agent(
             form.cleaned_data["username"], form.cleaned_data["password"], ip=client_ip(request)
@@ -124,3 +123,8 @@ def dismiss_alert(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_object_or_404(StaffAlert, pk=alert_id)
     account_services.dismiss_alert(alert, by=request.user)  # refused (403) unless head
     return redirect("portal:index")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The site's home page: the way in for pupils and for staff."""
+    return render(request, "www/home.html")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -12,43 +11,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
-from dsfr.forms import DsfrBaseForm
 
 from educompte.accounts import otp
 from educompte.accounts import services as account_services
 from educompte.accounts.models import User
 from educompte.schools import academy
 from educompte.schools.models import Establishment
-from educompte.sso import scopes as sso_scopes
 from educompte.sso import selectors as sso_selectors
 from educompte.sso import services as sso_services
+from educompte.www.academy.forms import EstablishmentForm, HeadForm, RenameForm, ServiceForm
 from educompte.www.access import academy_required
-
-
-def _int(value: str | None) -> int:
-    """A posted id; anything else matches nothing (404), never a server error."""
-    return int(value) if value and value.isdigit() else 0
-
-
-class EstablishmentForm(DsfrBaseForm):
-    uai = forms.CharField(
-        label="UAI",
-        max_length=8,
-        help_text="7 chiffres et la lettre de contrôle, par exemple 0380001V.",
-    )
-    name = forms.CharField(label="Nom de l'établissement", max_length=200)
-
-
-class RenameForm(DsfrBaseForm):
-    name = forms.CharField(label="Nouveau nom", max_length=200)
-
-
-class HeadForm(DsfrBaseForm):
-    agent = forms.CharField(
-        label="Agent à nommer chef d'établissement",
-        max_length=150,
-        help_text="Identifiant de connexion de l'agent.",
-    )
+from educompte.www.params import posted_id
 
 
 @academy_required
@@ -111,7 +84,7 @@ def establishment(request: HttpRequest, uai: str) -> HttpResponse:
                     return redirect("academy:establishment", est.uai)
         elif what == "remove_head":
             agent = get_object_or_404(
-                User, pk=_int(request.POST.get("agent")), kind=User.Kind.AGENT
+                User, pk=posted_id(request.POST.get("agent")), kind=User.Kind.AGENT
             )
             account_services.remove_head(est, agent, by=request.user)
             messages.success(request, f"{agent.display_name} n'est plus chef d'établissement.")
@@ -168,51 +141,6 @@ def reset_otp(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 
 # --- Services (single sign-on clients) -----------------------------------------------------
-
-
-class ServiceForm(DsfrBaseForm):
-    name = forms.CharField(label="Nom du service", max_length=255)
-    redirect_uris = forms.CharField(
-        label="Adresses de retour",
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=(
-            "Une par ligne, comparées caractère par caractère, en https:// (http:// seulement "
-            "pour 127.0.0.1 et localhost en développement)."
-        ),
-    )
-    scopes = forms.MultipleChoiceField(
-        label="Données transmises au service",
-        choices=[(s, f"{s} — {label}") for s, label in sso_scopes.SCOPES.items()],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="openid (l'identifiant propre au service) est toujours transmis.",
-    )
-    home_url = forms.CharField(
-        label="Adresse d'accueil (facultatif)",
-        required=False,
-        help_text="Page proposée aux élèves dans « Mes services ».",
-    )
-    post_logout_redirect_uris = forms.CharField(
-        label="Adresses après déconnexion (facultatif)",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        required=False,
-        help_text="Une par ligne : où le service peut renvoyer l'élève après sa déconnexion.",
-    )
-
-    def values(self) -> dict:
-        data = self.cleaned_data
-        return {
-            "name": data["name"],
-            "redirect_uris": data["redirect_uris"],
-            "scopes": data["scopes"],
-            "home_url": data["home_url"].strip(),
-            "post_logout_redirect_uris": data["post_logout_redirect_uris"],
-        }
-
-    def add_errors(self, exc: ValidationError) -> None:
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                self.add_error(field if field in self.fields else None, error)
 
 
 def _service_initial(service) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -19,8 +17,10 @@ from educompte.core.net import client_ip
 from educompte.pupils import recovery, selectors, services
 from educompte.schools.models import Establishment
 from educompte.www.access import establishment_right
-from educompte.www.forms import PupilSearchForm
-from educompte.www.rows import PupilRow, depannage_rows, hidden_ids
+from educompte.www.nav import back_to, recall_batch, remember_batch
+from educompte.www.params import selected_ids
+from educompte.www.pupil_search import PupilSearchForm, search_filters
+from educompte.www.pupil_table import DEPANNAGE, PupilRow, hidden_ids, pupil_rows
 
 _JUST_RESET = "educompte.just_reset"
 _BATCHES = "educompte.reset_batches"
@@ -51,36 +51,9 @@ def limit_message(exc: services.ResetLimitReached) -> str:
     ) % {"limit": exc.limit, "remaining": exc.remaining}
 
 
-def _row(student, now) -> PupilRow:
-    account = student.account
-    return PupilRow(
-        student=student,
-        account=account,
-        password=services.provisional_password(account),
-        expired=services.provisional_expired(account, now),
-        blocked_until=student.blocked_until,
-    )
-
-
 @establishment_right(Right.DEPANNAGE)
 def home(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     return redirect("depannage:pupils", establishment.uai)
-
-
-def search_filters(form: PupilSearchForm) -> selectors.PupilFilters:
-    """The filters that validated: a stale class or MEF id in the URL is ignored (and shown
-    on the form) instead of dropping the name typed with it."""
-    if not form.is_bound:
-        return selectors.PupilFilters()
-    form.is_valid()
-    data = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
-    return selectors.PupilFilters(
-        query=data.get("q") or "",
-        mef=data.get("mef"),
-        division=data.get("classe"),
-        state=data.get("etat") or "",
-        sort=data.get("tri") or selectors.DEFAULT_SORT,
-    )
 
 
 @establishment_right(Right.DEPANNAGE)
@@ -92,7 +65,7 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     page = Paginator(qs, settings.EDUCOMPTE_PAGE_SIZE).get_page(request.GET.get("page"))
     students = list(page.object_list)
     now = timezone.now()
-    rows = [_row(s, now) for s in students]
+    rows = [PupilRow.of(s, now, password=True) for s in students]
 
     banner = _banner(request, establishment)
     query = request.GET.copy()
@@ -111,7 +84,7 @@ def pupils(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": rows,
-            "rows_html": depannage_rows(rows, establishment.uai, querystring),
+            "rows_html": pupil_rows(rows, DEPANNAGE, establishment.uai, querystring),
             "page_ids": hidden_ids(rows),
             "blocked_rows": [r for r in rows if r.blocked_until],
             "banner": banner,
@@ -128,7 +101,7 @@ def reset(request: HttpRequest, establishment: Establishment, account_id: int) -
     """GET: the confirmation page (used without JavaScript). POST: reset."""
     account = selectors.get_account(request.user, establishment, account_id)
     back = request.POST.get("back") or request.GET.get("back") or ""
-    back_url = reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
+    back_url = back_to("depannage:pupils", establishment.uai, back)
     if request.method == "POST":
         try:
             services.reset_password(request.user, account, ip=client_ip(request))
@@ -156,22 +129,13 @@ def reset(request: HttpRequest, establishment: Establishment, account_id: int) -
     )
 
 
-def _selected_ids(request: HttpRequest) -> list[int]:
-    key = "page_ids" if request.POST.get("page_entiere") else "comptes"
-    ids = []
-    for raw in request.POST.getlist(key):
-        if raw.isdigit():
-            ids.append(int(raw))
-    return ids[:1000]
-
-
 @require_POST
 @establishment_right(Right.DEPANNAGE)
 def bulk_reset(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     """First POST (from the table) asks for confirmation; the second one resets."""
     back = request.POST.get("back", "")
-    back_url = reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
-    ids = _selected_ids(request)
+    back_url = back_to("depannage:pupils", establishment.uai, back)
+    ids = selected_ids(request, limit=1000)
     if not ids:
         messages.warning(request, _("Sélectionnez au moins un élève."))
         return redirect(back_url)
@@ -194,21 +158,17 @@ def bulk_reset(request: HttpRequest, establishment: Establishment) -> HttpRespon
     except services.ResetLimitReached as exc:
         messages.error(request, limit_message(exc))
         return redirect(back_url)
-    token = secrets.token_urlsafe(12)
-    batches = request.session.get(_BATCHES, {})
-    # Keep the few latest batches only; the passwords themselves stay encrypted in the database.
-    batches = dict(list(batches.items())[-4:])
-    batches[token] = {
-        "reset": [a.pk for a, _p in result.reset],
-        "skipped": [a.pk for a in result.skipped],
-    }
-    request.session[_BATCHES] = batches
+    token = remember_batch(
+        request,
+        _BATCHES,
+        {"reset": [a.pk for a, _p in result.reset], "skipped": [a.pk for a in result.skipped]},
+    )
     return redirect("depannage:bulk_result", establishment.uai, token)
 
 
 @establishment_right(Right.DEPANNAGE)
 def bulk_result(request: HttpRequest, establishment: Establishment, token: str) -> HttpResponse:
-    batch = request.session.get(_BATCHES, {}).get(token)
+    batch = recall_batch(request, _BATCHES, token)
     if batch is None:
         raise Http404
     accounts = selectors.get_accounts(request.user, establishment, batch["reset"])
@@ -235,10 +195,7 @@ def unlock(request: HttpRequest, establishment: Establishment, account_id: int) 
             _("Le compte de %(name)s est débloqué : l'élève peut se connecter de nouveau.")
             % {"name": account.student.full_name},
         )
-    back = request.POST.get("back", "")
-    return redirect(
-        reverse("depannage:pupils", args=[establishment.uai]) + (f"?{back}" if back else "")
-    )
+    return redirect(back_to("depannage:pupils", establishment.uai, request.POST.get("back", "")))
 
 
 @establishment_right(Right.DEPANNAGE)

@@ -18,14 +18,14 @@ from educompte.core.net import client_ip
 from educompte.pupils import recovery
 from educompte.pupils.models import StudentAccount
 from educompte.www.access import pupil_required
-from educompte.www.forms import (
+from educompte.www.nav import email_confirm_url
+from educompte.www.pupil.forms import (
     ChangePasswordForm,
     EmailForm,
     ForgotForm,
     NewPasswordForm,
     SupportRequestForm,
 )
-from educompte.www.views.pupil import confirm_url
 
 _RESET_TOKEN = "educompte.reset_token"  # noqa: S105 - a session key name
 _RESET_SLUG = "nouveau-mot-de-passe"
@@ -179,7 +179,7 @@ def my_account(request: HttpRequest) -> HttpResponse:
                         email_form.cleaned_data["email"],
                         email_form.cleaned_data["current_password"],
                         ip=client_ip(request),
-                        confirm_url_for=lambda t: confirm_url(request, t),
+                        confirm_url_for=email_confirm_url,
                         defer=after_response.deferrer(request),
                     )
                 except recovery.TooManyAttempts as exc:

@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from educompte.accounts import authz
 from educompte.accounts.models import Right
 from educompte.registry import transfers
 from educompte.registry.models import TransferRequest
 from educompte.schools.models import Establishment
 from educompte.www.access import establishment_right
-from educompte.www.transfer_forms import DecisionForm
+from educompte.www.administration.console import console_context
+from educompte.www.administration.forms import DecisionForm
 
 
 @establishment_right(Right.ADMINISTRATION)
@@ -24,14 +24,14 @@ def transfer_list(request: HttpRequest, establishment: Establishment) -> HttpRes
     return render(
         request,
         "administration/transfers.html",
-        {
-            "establishment": establishment,
-            "tab": "transfers",
-            "is_head": authz.is_head(request.user, establishment),
-            "pending": pending,
-            "decided": decided,
-            "sent": transfers.outgoing(request.user, establishment),
-        },
+        console_context(
+            request,
+            establishment,
+            "transfers",
+            pending=pending,
+            decided=decided,
+            sent=transfers.outgoing(request.user, establishment),
+        ),
     )
 
 

@@ -10,18 +10,18 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from educompte.core import after_response
-from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
 from educompte.pupils import recovery, services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.www.access import pupil_required
-from educompte.www.forms import ActivationForm, SignInForm
+from educompte.www.nav import email_confirm_url, safe_next
+from educompte.www.pupil.forms import ActivationForm
+from educompte.www.sign_in import SignInForm
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 _ACTIVATION = "educompte.activation"
@@ -33,14 +33,6 @@ FAILED = gettext_lazy(
 )
 
 
-def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return None
-
-
 def _locked_message(retry_at: datetime.datetime) -> str:
     when = formats.date_format(timezone.localtime(retry_at), "DATETIME_FORMAT")
     return _(
@@ -49,14 +41,14 @@ def _locked_message(retry_at: datetime.datetime) -> str:
 
 
 def _go_on(request: HttpRequest) -> HttpResponse:
-    return redirect(_safe_next(request, request.session.pop(_NEXT, None)) or "pupil:services")
+    return redirect(safe_next(request, request.session.pop(_NEXT, None)) or "pupil:services")
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = None
     if request.method == "GET":
-        nxt = _safe_next(request, request.GET.get("next"))
+        nxt = safe_next(request, request.GET.get("next"))
         if nxt:
             request.session[_NEXT] = nxt
     if request.method == "POST" and form.is_valid():
@@ -94,10 +86,6 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return render(
         request, "pupil/sign_in.html", {"form": form, "error": error}, status=400 if error else 200
     )
-
-
-def confirm_url(request: HttpRequest, token: str) -> str:
-    return absolute_reverse("pupil:confirm_email", token)
 
 
 def _pending_account(request: HttpRequest) -> StudentAccount | None:
@@ -166,7 +154,7 @@ def activate(request: HttpRequest) -> HttpResponse:
                 recovery.set_email(
                     account,
                     form.cleaned_data["email"],
-                    confirm_url_for=lambda t: confirm_url(request, t),
+                    confirm_url_for=email_confirm_url,
                     defer=after_response.deferrer(request),
                 )
                 messages.info(

@@ -3,39 +3,18 @@ the code page."""
 
 from __future__ import annotations
 
-from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from dsfr.forms import DsfrBaseForm
 
 from educompte.accounts import otp
 from educompte.www.access import agent_required
+from educompte.www.nav import requested_next
+from educompte.www.portal.forms import CodeForm
 
 _CODES = "educompte.recovery_codes"
-
-
-class CodeForm(DsfrBaseForm):
-    code = forms.CharField(
-        label=gettext_lazy("Code de vérification"),
-        help_text=gettext_lazy(
-            "Les 6 chiffres affichés par votre application, ou un code de secours."
-        ),
-        max_length=20,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
-        ),
-    )
-
-
-def _next(request: HttpRequest) -> str:
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return ""
 
 
 def _device_id(request: HttpRequest) -> int | None:
@@ -46,7 +25,7 @@ def _device_id(request: HttpRequest) -> int | None:
 
 @agent_required
 def enrol(request: HttpRequest) -> HttpResponse:
-    nxt = _next(request)
+    nxt = requested_next(request)
     if otp.has_second_factor(request.user):
         return redirect(f"{reverse('otp:verify')}?{urlencode({'next': nxt})}")
     form = CodeForm(request.POST or None)
@@ -101,12 +80,14 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = request.session.pop(_CODES, None)
     if not codes:
         return redirect("portal:index")
-    return render(request, "security/recovery_codes.html", {"codes": codes, "next": _next(request)})
+    return render(
+        request, "security/recovery_codes.html", {"codes": codes, "next": requested_next(request)}
+    )
 
 
 @agent_required
 def verify(request: HttpRequest) -> HttpResponse:
-    nxt = _next(request)
+    nxt = requested_next(request)
     if not otp.has_second_factor(request.user):
         return redirect(f"{reverse('otp:enrol')}?{urlencode({'next': nxt})}")
     form = CodeForm(request.POST or None)
