@@ -9,7 +9,7 @@ from educompte.www.administration import (
     letters,
     transfers,
 )
-from educompte.www.administration import pupils as administration
+from educompte.www.administration import pupils as admin_pupils
 from educompte.www.depannage import views as depannage
 from educompte.www.portal import second_factor
 from educompte.www.portal import views as portal
@@ -65,13 +65,13 @@ depannage_patterns = (
 
 administration_patterns = (
     [
-        path("", administration.home, name="home"),
-        path("eleves/", administration.pupils, name="pupils"),
-        path("eleves/action/", administration.account_action, name="account_action"),
-        path("eleves/changement-impose/", administration.forced_change, name="forced_change"),
+        path("", admin_pupils.home, name="home"),
+        path("eleves/", admin_pupils.pupils, name="pupils"),
+        path("eleves/action/", admin_pupils.account_action, name="account_action"),
+        path("eleves/changement-impose/", admin_pupils.forced_change, name="forced_change"),
         path(
             "eleves/changement-impose/<str:token>/",
-            administration.forced_result,
+            admin_pupils.forced_result,
             name="forced_result",
         ),
         path("activation/", activation.activation, name="activation"),

@@ -8,7 +8,6 @@ from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from educompte.accounts import throttling
@@ -26,6 +25,7 @@ from educompte.www.pupil.forms import (
     NewPasswordForm,
     SupportRequestForm,
 )
+from educompte.www.pupil.messages import locked_message
 
 _RESET_TOKEN = "educompte.reset_token"  # noqa: S105 - a session key name
 _RESET_SLUG = "nouveau-mot-de-passe"
@@ -113,12 +113,7 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
 
 def _locked(form, field: str, retry_at) -> None:
     """The sign-in page's message, on the current-password field."""
-    when = formats.date_format(timezone.localtime(retry_at), "DATETIME_FORMAT")
-    form.add_error(
-        field,
-        _("Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du %(when)s.")
-        % {"when": when},
-    )
+    form.add_error(field, locked_message(retry_at))
 
 
 def _add_errors(form, exc: ValidationError) -> None:

@@ -9,7 +9,6 @@ from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -21,6 +20,7 @@ from educompte.pupils.models import AccountState, StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.nav import email_confirm_url, safe_next
 from educompte.www.pupil.forms import ActivationForm
+from educompte.www.pupil.messages import locked_message
 from educompte.www.sign_in import SignInForm
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -31,13 +31,6 @@ FAILED = gettext_lazy(
     "votre compte a été désactivé, utilisez « Mot de passe oublié » ou adressez-vous à "
     "votre établissement."
 )
-
-
-def _locked_message(retry_at: datetime.datetime) -> str:
-    when = formats.date_format(timezone.localtime(retry_at), "DATETIME_FORMAT")
-    return _(
-        "Trop d'essais infructueux. Pour protéger ce compte, réessayez à partir du %(when)s."
-    ) % {"when": when}
 
 
 def _go_on(request: HttpRequest) -> HttpResponse:
@@ -73,7 +66,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 request.session[_NEXT] = nxt
             return redirect("pupil:activate")
         if outcome is services.SignIn.LOCKED:
-            error = _locked_message(result.retry_at)
+            error = locked_message(result.retry_at)
         elif outcome is services.SignIn.EXPIRED:
             error = _(
                 "Ce mot de passe provisoire a expiré. Demandez un nouveau mot de passe à votre "
@@ -117,7 +110,7 @@ def _activation_locked(request: HttpRequest, retry_at: datetime.datetime) -> Htt
     return render(
         request,
         "pupil/sign_in.html",
-        {"form": SignInForm(), "error": _locked_message(retry_at)},
+        {"form": SignInForm(), "error": locked_message(retry_at)},
         status=400,
     )
 
