@@ -5,13 +5,11 @@ from django.test import Client
 
 from tests.factories import (
     AGENT_PASSWORD,
+    AgentFactory,
     EstablishmentFactory,
     make_delegate,
     make_head,
     make_pupil,
-    make_quick_agent,
-    make_quick_delegate,
-    make_quick_head,
 )
 
 
@@ -66,23 +64,23 @@ def agent_password() -> str:
 
 @pytest.fixture
 def quick_head(college):
-    return make_quick_head(college, username="principal-rapide")
+    return make_head(college, username="principal-rapide", quick=True)
 
 
 @pytest.fixture
 def quick_delegate(college):
-    return make_quick_delegate(college, username="vie-scolaire-rapide")
+    return make_delegate(college, username="vie-scolaire-rapide", quick=True)
 
 
 @pytest.fixture
 def quick_other_head(lycee):
-    return make_quick_head(lycee, username="principal2-rapide")
+    return make_head(lycee, username="principal2-rapide", quick=True)
 
 
 @pytest.fixture
 def quick_agent(db):
     """An agent with no headship and no delegation anywhere."""
-    return make_quick_agent(username="agent-sans-droit")
+    return AgentFactory(username="agent-sans-droit", quick=True)
 
 
 # --- Second factor: sessions verified the way django_otp.login leaves them -------------
@@ -111,7 +109,7 @@ def verified_client_for():
 
 @pytest.fixture
 def academy_admin(db):
-    return make_quick_agent(username="admin-academique", is_academy_admin=True)
+    return AgentFactory(username="admin-academique", is_academy_admin=True, quick=True)
 
 
 # --- Mail kept in memory (django.core.mail.outbox) -------------------------------------

@@ -17,7 +17,7 @@ from educompte.audit.models import AuditEvent
 from educompte.schools.models import Establishment
 from educompte.schools.uai import check_letter
 from educompte.www.urls import academy_patterns
-from tests.factories import make_pupil, make_quick_agent, make_quick_delegate
+from tests.factories import AgentFactory, make_delegate, make_pupil
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def _state() -> tuple:
 def test_agents_who_are_not_academy_administrators_are_refused(
     college, quick_head, quick_agent, verified_client_for
 ):
-    target = make_quick_agent(username="cible")
+    target = AgentFactory(username="cible", quick=True)
     TOTPDevice.objects.create(user=target, name="tel", confirmed=True)
     # A head (even with a verified second factor) is no academy administrator.
     clients = {agent: verified_client_for(agent) for agent in (quick_head, quick_agent)}
@@ -178,7 +178,7 @@ def _portal(client: Client) -> str:
 def test_closing_takes_every_right_away_and_reopening_gives_them_back(
     academy, college, lycee, quick_head, quick_other_head, client_for, verified_client_for
 ):
-    delegate = make_quick_delegate(college, Right.ADMINISTRATION, username="cpe")
+    delegate = make_delegate(college, Right.ADMINISTRATION, username="cpe", quick=True)
     head = verified_client_for(quick_head)
     staff = verified_client_for(delegate)
     other = client_for(quick_other_head)
@@ -216,7 +216,7 @@ def test_closing_takes_every_right_away_and_reopening_gives_them_back(
 
 
 def test_appoint_and_remove_a_head(academy, academy_admin, college, client_for):
-    agent = make_quick_agent(username="nouvelle-principale", first_name="Inès")
+    agent = AgentFactory(username="nouvelle-principale", first_name="Inès", quick=True)
     client = client_for(agent)
     depannage = reverse("depannage:pupils", args=[college.uai])
     assert client.get(depannage).status_code == 403

@@ -23,11 +23,11 @@ from educompte.pupils import services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
 from tests.factories import (
+    AgentFactory,
     DivisionFactory,
+    make_delegate,
+    make_head,
     make_pupil,
-    make_quick_agent,
-    make_quick_delegate,
-    make_quick_head,
 )
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def head_client(verified_client_for, quick_head) -> Client:
 
 
 def test_delegations_are_for_heads_only(college, quick_head, verified_client_for):
-    cpe = make_quick_delegate(college, Right.ADMINISTRATION, username="cpe")
+    cpe = make_delegate(college, Right.ADMINISTRATION, username="cpe", quick=True)
     client = verified_client_for(cpe)
     pupils = client.get(url("administration:pupils"))
     assert pupils.status_code == 200
@@ -133,8 +133,8 @@ def _grant(client: Client, agent: str, end: datetime.date, right: str = "depanna
 
 @pytest.mark.parametrize("typed", ["M.Durand", "durand camille"])
 def test_grant_depannage(head_client, quick_head, college, client_for, typed):
-    agent = make_quick_agent(username="m.durand", first_name="Camille", last_name="Durand")
-    make_quick_agent(username="c.martin", first_name="Camille", last_name="Martin")
+    agent = AgentFactory(username="m.durand", first_name="Camille", last_name="Durand", quick=True)
+    AgentFactory(username="c.martin", first_name="Camille", last_name="Martin", quick=True)
     agent_client = client_for(agent)
     assert agent_client.get(url("depannage:pupils")).status_code == 403
     today = timezone.localdate()
@@ -165,8 +165,8 @@ def test_grant_depannage(head_client, quick_head, college, client_for, typed):
 
 
 def test_grant_needs_exactly_one_agent(head_client):
-    make_quick_agent(username="d.martin1", first_name="Dominique", last_name="Martin")
-    make_quick_agent(username="d.martin2", first_name="Dominique", last_name="Martin")
+    AgentFactory(username="d.martin1", first_name="Dominique", last_name="Martin", quick=True)
+    AgentFactory(username="d.martin2", first_name="Dominique", last_name="Martin", quick=True)
     end = timezone.localdate() + datetime.timedelta(days=5)
     for typed in ("Dominique Martin", "Personne Inconnue", "d.martin"):
         response = _grant(head_client, typed, end)
@@ -178,7 +178,7 @@ def test_grant_needs_exactly_one_agent(head_client):
 
 
 def test_grant_end_date_must_be_within_a_year_from_today(head_client, client_for):
-    agent = make_quick_agent(username="m.durand")
+    agent = AgentFactory(username="m.durand", quick=True)
     today = timezone.localdate()
     response = _grant(head_client, "m.durand", today - datetime.timedelta(days=1))
     assert response.status_code == 400
@@ -195,7 +195,7 @@ def test_grant_end_date_must_be_within_a_year_from_today(head_client, client_for
 
 
 def test_granting_the_same_right_again_moves_the_end_date(head_client, college):
-    agent = make_quick_agent(username="m.durand")
+    agent = AgentFactory(username="m.durand", quick=True)
     today = timezone.localdate()
     first, second = today + datetime.timedelta(days=60), today + datetime.timedelta(days=10)
     assert _grant(head_client, "m.durand", first).status_code == 302
@@ -213,7 +213,7 @@ def test_granting_the_same_right_again_moves_the_end_date(head_client, college):
 def test_revoke_ends_the_right_on_the_next_request(
     head_client, quick_head, college, verified_client_for, right
 ):
-    agent = make_quick_delegate(college, right, username="surveillant")
+    agent = make_delegate(college, right, username="surveillant", quick=True)
     agent_client = verified_client_for(agent)
     app = url("depannage:pupils" if right == Right.DEPANNAGE else "administration:pupils")
     assert agent_client.get(app).status_code == 200
@@ -246,11 +246,12 @@ def test_revoke_ends_the_right_on_the_next_request(
 
 def test_an_ended_delegation_gives_no_right(head_client, college, client_for):
     today = timezone.localdate()
-    agent = make_quick_delegate(
+    agent = make_delegate(
         college,
         start=today - datetime.timedelta(days=30),
         end=today - datetime.timedelta(days=1),
         username="ancien",
+        quick=True,
     )
     client = client_for(agent)
     assert client.get(url("depannage:pupils")).status_code == 403
@@ -584,7 +585,7 @@ def alert_setup(settings, college, quick_head, quick_other_head):
     settings.EDUCOMPTE_RESET_ALERT_PER_HOUR = 2
     quick_head.email = "principal@ac-grenoble.fr"
     quick_head.save()
-    make_quick_head(college, username="adjoint")  # a head without an e-mail address
+    make_head(college, username="adjoint", quick=True)  # a head without an e-mail address
     quick_other_head.email = "lycee@ac-grenoble.fr"  # head of another establishment
     quick_other_head.save()
     mail.outbox.clear()
@@ -776,7 +777,7 @@ def test_journal_csv_neutralises_formulas_and_holds_no_password(
     evil, evil_password = make_pupil(
         college, first_name='=HYPERLINK("http://x.test")', last_name="A"
     )
-    sneaky = make_quick_delegate(college, username="+SUM(1;2)")
+    sneaky = make_delegate(college, username="+SUM(1;2)", quick=True)
     passwords = {first_password, evil_password}
     passwords.add(services.reset_password(sneaky, evil))
     passwords.add(services.reset_password(quick_head, account))

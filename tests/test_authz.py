@@ -15,7 +15,7 @@ from educompte.accounts.models import Assignment, Delegation, Right
 from educompte.audit.models import AuditEvent
 from educompte.pupils import selectors, services
 from educompte.pupils.models import AccountState, StudentAccount
-from tests.factories import make_pupil, make_quick_agent, make_quick_delegate
+from tests.factories import AgentFactory, make_delegate, make_pupil
 from tests.helpers import signed_in
 from tests.html_helpers import account_rows
 
@@ -52,7 +52,7 @@ def test_head_holds_depannage_and_administration_on_own_establishment_only(
 
 
 def test_staff_assignment_alone_gives_no_right(college):
-    agent = make_quick_agent(username="secretariat")
+    agent = AgentFactory(username="secretariat", quick=True)
     Assignment.objects.create(agent=agent, establishment=college, role=Assignment.Role.STAFF)
     assert authz.grants(agent) == {}
     assert _pupils_page(agent, college) == 403
@@ -68,7 +68,7 @@ def test_staff_assignment_alone_gives_no_right(college):
     ],
 )
 def test_headship_counts_between_its_dates(college, start, end, holds):
-    agent = make_quick_agent(username="principal-date")
+    agent = AgentFactory(username="principal-date", quick=True)
     Assignment.objects.create(
         agent=agent,
         establishment=college,
@@ -94,15 +94,19 @@ def test_headship_counts_between_its_dates(college, start, end, holds):
     ],
 )
 def test_delegation_holds_from_start_to_end_inclusive(college, start, end, holds):
-    agent = make_quick_delegate(
-        college, start=TODAY() + start * DAY, end=TODAY() + end * DAY, username="delegue"
+    agent = make_delegate(
+        college,
+        start=TODAY() + start * DAY,
+        end=TODAY() + end * DAY,
+        username="delegue",
+        quick=True,
     )
     assert authz.has_right(agent, DEP, college) is holds
     assert _pupils_page(agent, college) == (200 if holds else 403)
 
 
 def test_delegation_boundaries_on_given_days(college):
-    agent = make_quick_agent(username="delegue")
+    agent = AgentFactory(username="delegue", quick=True)
     Delegation.objects.create(
         agent=agent,
         establishment=college,
@@ -117,7 +121,7 @@ def test_delegation_boundaries_on_given_days(college):
 
 
 def test_ended_delegation_gives_nothing_on_the_portal(college):
-    agent = make_quick_delegate(college, start=TODAY() - 10 * DAY, end=TODAY() - DAY)
+    agent = make_delegate(college, start=TODAY() - 10 * DAY, end=TODAY() - DAY, quick=True)
     page = signed_in(agent).get(reverse("portal:index"))
     assert page.status_code == 200
     assert reverse("depannage:pupils", args=[college.uai]) not in page.content.decode()
@@ -142,8 +146,8 @@ def test_revoked_delegation_stops_at_once(college, zoe, quick_delegate):
 
 
 def test_administration_implies_depannage_but_not_the_reverse(college):
-    admin = make_quick_delegate(college, ADM, username="adjoint")
-    helper = make_quick_delegate(college, DEP, username="vie-scolaire")
+    admin = make_delegate(college, ADM, username="adjoint", quick=True)
+    helper = make_delegate(college, DEP, username="vie-scolaire", quick=True)
     assert authz.has_right(admin, DEP, college)
     assert authz.has_right(admin, ADM, college)
     assert authz.has_right(helper, DEP, college)
@@ -326,7 +330,7 @@ def test_bulk_result_token_is_bound_to_the_session_that_made_it(college, quick_h
     result_url = done["Location"]
     password = services.provisional_password(StudentAccount.objects.get(pk=account.pk))
     assert password in head.get(result_url).content.decode()
-    other = signed_in(make_quick_delegate(college, username="autre-delegue"))
+    other = signed_in(make_delegate(college, username="autre-delegue", quick=True))
     response = other.get(result_url)
     assert response.status_code == 404
     assert password not in response.content.decode()

@@ -21,7 +21,7 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.schools.models import Division, Establishment, Mef
 from educompte.schools.uai import check_letter
-from tests.factories import EstablishmentFactory, make_quick_agent
+from tests.factories import AgentFactory, EstablishmentFactory
 
 STRONG = "Motdepasse-solide-2026"
 EDUCOMPTE = Path(sys.executable).with_name("educompte")
@@ -163,7 +163,7 @@ def test_add_agent_refuses_a_pupil_identifier_and_bad_logins(college, zoe, stdin
 
 @pytest.fixture
 def staff(college):
-    agent = make_quick_agent(username="c.fabre")
+    agent = AgentFactory(username="c.fabre", quick=True)
     Assignment.objects.create(agent=agent, establishment=college, role=Assignment.Role.STAFF)
     return agent
 
@@ -239,7 +239,7 @@ def test_demo_refuses_a_database_with_other_establishments():
 
 @pytest.mark.django_db
 def test_demo_refuses_a_database_with_other_agents():
-    make_quick_agent(username="m.dupont")
+    AgentFactory(username="m.dupont", quick=True)
     with pytest.raises(CommandError, match="not the demo"):
         run("demo")
     assert not Establishment.objects.exists()

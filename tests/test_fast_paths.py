@@ -49,7 +49,6 @@ from tests.factories import (
     EstablishmentFactory,
     MefFactory,
     make_pupil,
-    make_quick_agent,
 )
 from tests.helpers import new_client, signed_in
 from tests.html_helpers import account_rows
@@ -793,7 +792,7 @@ def test_search_filters_and_sorts(college, quick_delegate, spread):
     reverse_classes = _first_names(agent, college, sort="-classe")
     assert [n for n in reverse_classes if n != "Sam"] == ["Zoé", "Inès", "Léo", "Noa"]
     with pytest.raises(PermissionDenied):
-        _first_names(make_quick_agent(username="nobody"), college)
+        _first_names(AgentFactory(username="nobody", quick=True), college)
 
 
 def test_search_rows_carry_the_lock_of_their_account(college, quick_delegate, spread):
@@ -932,7 +931,7 @@ def test_grants_leave_out_what_is_over_or_not_yet_or_closed(college, lycee):
     day = datetime.timedelta(days=1)
     closed = EstablishmentFactory(name="Collège fermé")
     Establishment.objects.filter(pk=closed.pk).update(closed_at=timezone.now())
-    agent = make_quick_agent(username="agent-historique")
+    agent = AgentFactory(username="agent-historique", quick=True)
 
     _assign(agent, college, start=today - 30 * day, end=today - day)  # ended
     _assign(agent, lycee, start=today + day)  # not yet
@@ -963,7 +962,7 @@ def test_grants_leave_out_what_is_over_or_not_yet_or_closed(college, lycee):
 def test_grants_of_non_agents_and_in_one_query(college, quick_head, zoe):
     account, _password = zoe
     assert authz.grants(account.user) == {}
-    inactive = make_quick_agent(username="parti", is_active=False)
+    inactive = AgentFactory(username="parti", is_active=False, quick=True)
     _assign(inactive, college)
     assert authz.grants(inactive) == {}
     with CaptureQueriesContext(connection) as queries:

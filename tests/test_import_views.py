@@ -19,7 +19,7 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState, Student
 from educompte.registry import jobs, services
 from educompte.registry.models import ImportJob
-from tests.factories import make_quick_delegate, make_quick_head
+from tests.factories import make_delegate, make_head
 from tests.helpers import signed_in
 from tests.html_helpers import parse
 from tests.test_registry import (
@@ -272,7 +272,7 @@ def test_import_needs_the_right_and_the_second_factor(quick_head, college, impor
     assert response.status_code == 302
     assert response["Location"].startswith("/portail/second-facteur/")
 
-    depannage_only = verified(make_quick_delegate(college, Right.DEPANNAGE, username="vs"))
+    depannage_only = verified(make_delegate(college, Right.DEPANNAGE, username="vs", quick=True))
     assert upload(depannage_only, eleves_xml(PUPILS)).status_code == 403
 
     assert not ImportJob.objects.exists()
@@ -317,7 +317,7 @@ def test_progress_is_visible_while_the_import_runs(imports_dir, monkeypatch):
     from tests.factories import EstablishmentFactory
 
     college = EstablishmentFactory(uai=UAI, name="Collège Jean Moulin")
-    head = make_quick_head(college, username="principal-progression")
+    head = make_head(college, username="principal-progression", quick=True)
     job = jobs.start(
         head,
         college,

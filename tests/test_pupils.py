@@ -18,7 +18,7 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils import identifiers, passwords, selectors, services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
-from tests.factories import DivisionFactory, MefFactory, make_pupil, make_quick_head
+from tests.factories import DivisionFactory, MefFactory, make_head, make_pupil
 from tests.helpers import assert_nowhere_in_audit, new_client, signed_in
 from tests.html_helpers import account_rows, error_alerts, table_headers
 
@@ -276,7 +276,7 @@ def test_pupil_deactivated_by_the_school_is_signed_out_and_told_so(college, zoe)
     pupil = new_client()
     _activate_through_the_web(pupil, account, provisional)
     assert pupil.get(reverse("pupil:services")).status_code == 200
-    head = make_quick_head(college, username="chef-desactivation")
+    head = make_head(college, username="chef-desactivation", quick=True)
     services.deactivate(head, college, [account.pk], reason="Départ de l'établissement")
     assert fresh(account).state == AccountState.DEACTIVATED
     assert pupil.get(reverse("pupil:services")).status_code == 302

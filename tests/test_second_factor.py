@@ -23,7 +23,7 @@ from educompte.accounts.models import Delegation, Right
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import AccountState
 from educompte.www.urls import administration_patterns
-from tests.factories import make_quick_delegate
+from tests.factories import make_delegate
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +165,7 @@ def test_unverified_head_cannot_act_with_a_complete_form(client_for, quick_head,
 
 
 def test_delegated_administration_also_asks_for_the_second_factor(college, client_for):
-    agent = make_quick_delegate(college, Right.ADMINISTRATION, username="cpe")
+    agent = make_delegate(college, Right.ADMINISTRATION, username="cpe", quick=True)
     path, query = split_redirect(client_for(agent).get(admin_url("pupils", 0)))
     assert path == ENROL
     assert query["next"] == [admin_url("pupils", 0)]

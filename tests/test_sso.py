@@ -41,7 +41,7 @@ from educompte.pupils.models import AccountState, StudentAccount
 from educompte.sso import claims, keys, selectors
 from educompte.sso import services as sso_services
 from educompte.sso.models import PairwiseSubject, Service
-from tests.factories import DivisionFactory, MefFactory, make_pupil, make_quick_head
+from tests.factories import DivisionFactory, MefFactory, make_head, make_pupil
 from tests.helpers import new_client, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -613,7 +613,7 @@ def test_a_deactivated_or_blocked_pupil_signing_in_from_a_service_is_stopped(
     account, provisional = make_pupil(college)
     if situation == "deactivated":
         pupil_services.deactivate(
-            make_quick_head(college, username="chef"), college, [account.pk], reason="départ"
+            make_head(college, username="chef", quick=True), college, [account.pk], reason="départ"
         )
         expected = "désactivé"
     else:
@@ -637,7 +637,7 @@ def test_credentials_changes_revoke_the_pupils_tokens(rp, browser, pupil, colleg
     token, _claims = sign_in_flow(browser, rp)
     pending = callback_url(authorize(browser, rp))  # a code not yet exchanged
     assert rp.userinfo(token["access_token"]).status_code == 200
-    head = make_quick_head(college, username="principal-sso")
+    head = make_head(college, username="principal-sso", quick=True)
     if change == "reset":
         pupil_services.reset_password(head, pupil)
     elif change == "deactivate":
@@ -660,7 +660,7 @@ def test_other_pupils_tokens_survive_a_reset(rp, browser, pupil, college):
     other.state = AccountState.ACTIVE
     other.save()
     other_token, _claims = sign_in_flow(signed_in(other.user), rp)
-    pupil_services.reset_password(make_quick_head(college, username="chef"), pupil)
+    pupil_services.reset_password(make_head(college, username="chef", quick=True), pupil)
     assert rp.userinfo(other_token["access_token"]).status_code == 200
 
 
