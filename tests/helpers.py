@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 from django.test import Client
 from django.test.client import ClientHandler
+
+from educompte.audit.models import AuditEvent
+from educompte.letters import pdf
 
 _HANDLERS: dict[bool, ClientHandler] = {}
 
@@ -32,9 +38,6 @@ def signed_in(user, *, enforce_csrf_checks: bool = False) -> Client:
 
 def audit_texts() -> list[str]:
     """Every audit event as one text holding each of its columns (details included)."""
-    import json
-
-    from educompte.audit.models import AuditEvent
 
     texts = []
     for event in AuditEvent.objects.all():
@@ -53,3 +56,19 @@ def assert_nowhere_in_audit(*secrets: str) -> None:
         for text in texts:
             assert secret not in text, "an audit event holds a password"
             assert secret.lower() not in text.lower(), "an audit event holds a password"
+
+
+def _letter(**overrides) -> pdf.LetterData:
+    values = dict(
+        establishment_name="Lycée Sœur Marie-Thérèse",
+        establishment_uai="0380002W",
+        first_name="Maëlle",
+        last_name="L'Hôpital-Cœur",
+        division="2nde 3",
+        identifier="lmael123",
+        password="ABCDEFGH23",
+        expires_on=datetime.date(2027, 2, 26),
+        sign_in_url="http://127.0.0.1:8000/connexion/",
+    )
+    values.update(overrides)
+    return pdf.LetterData(**values)
