@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from educompte.core import after_response
-from educompte.pupils import recovery, services
+from educompte.pupils import recovery
 from educompte.pupils.models import StudentAccount
 from tests.helpers import new_client
 from tests.wsgi_helpers import kept_connections, post_without_closing
@@ -26,15 +26,6 @@ ADDRESS = "zoe.famille@example.org"
 
 def fresh(account: StudentAccount) -> StudentAccount:
     return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-
-
-@pytest.fixture
-def recoverable(zoe):
-    """An activated pupil whose address is confirmed."""
-    account, _provisional = zoe
-    services.activate(account, new_password=CHOSEN, birth_date=BIRTH)
-    StudentAccount.objects.filter(pk=account.pk).update(email=ADDRESS, email_confirmed=True)
-    return fresh(account)
 
 
 def forgot(query: str, **extra):

@@ -11,7 +11,6 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from educompte.pupils import services
 from educompte.pupils.models import StudentAccount
 from tests.helpers import new_client, signed_in
 
@@ -33,15 +32,6 @@ def links(message) -> list[str]:
 
 def mails_to(address: str) -> list:
     return [m for m in mail.outbox if m.to == [address]]
-
-
-@pytest.fixture
-def recoverable(zoe):
-    """An activated pupil whose address is confirmed."""
-    account, _provisional = zoe
-    services.activate(account, new_password=CHOSEN, birth_date=BIRTH)
-    StudentAccount.objects.filter(pk=account.pk).update(email=ADDRESS, email_confirmed=True)
-    return fresh(account)
 
 
 def change_email(client, email: str, current: str | None = CHOSEN, **extra):

@@ -33,18 +33,6 @@ def pages_text(document: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(document)).pages]
 
 
-@pytest.fixture
-def class_3a(college):
-    """Five pupils of 3A ("Non activé - informé"), returned in the letters' order."""
-    division = DivisionFactory(establishment=college, code="3A")
-    pupils = [
-        make_pupil(college, first_name=first, last_name=last, division=division)
-        for first, last in CLASS_NAMES
-    ]
-    pupils.sort(key=lambda p: EXPECTED_ORDER.index(p[0].student.last_name))
-    return division, pupils
-
-
 # --- Command line ------------------------------------------------------------------------------
 
 

@@ -42,18 +42,6 @@ def assert_only_on_page(texts: list[str], needle: str, page: int) -> None:
     assert where == [page], f"{needle!r} found on pages {where}, expected [{page}]"
 
 
-@pytest.fixture
-def class_3a(college):
-    """Five pupils of 3A ("Non activé - informé"), returned in the letters' order."""
-    division = DivisionFactory(establishment=college, code="3A")
-    pupils = [
-        make_pupil(college, first_name=first, last_name=last, division=division)
-        for first, last in CLASS_NAMES
-    ]
-    pupils.sort(key=lambda p: EXPECTED_ORDER.index(p[0].student.last_name))
-    return division, pupils
-
-
 # --- The letters ------------------------------------------------------------------------------
 
 

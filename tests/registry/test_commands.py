@@ -10,12 +10,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
-from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.pupils.models import Student, StudentAccount
 from educompte.registry.models import TransferRequest
 from educompte.registry.parsers import (
     open_source,
@@ -31,7 +29,6 @@ from tests.registry_helpers import (
     csv_bytes,
     csv_row,
     eleves_xml,
-    import_xml,
     nomenclature_xml,
     pupil,
     run_cli,
@@ -107,20 +104,6 @@ def attack_csv(ine: str = INE, **extra) -> bytes:
 def import_as(agent, establishment, data: bytes, **kwargs):
     """The service the web upload (registry.jobs) and the command line both call."""
     return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
-
-
-@pytest.fixture
-def victim(college):
-    """Zoé Cœur of the college: activated, chosen password, known to a service."""
-    import_xml(college, [COEUR])
-    account = StudentAccount.objects.select_related("user", "student").get()
-    account.user.password = make_password("le mot de passe de Zoé")
-    account.user.save(update_fields=["password"])
-    account.state = AccountState.ACTIVE
-    account.activated_at = timezone.now()
-    account.provisional_password_encrypted = None
-    account.save()
-    return account
 
 
 def state_of(account: StudentAccount) -> tuple:

@@ -27,7 +27,6 @@ from educompte.registry.parsers import (
 )
 from educompte.registry.services import run_import
 from educompte.schools.models import Mef
-from tests.factories import make_pupil
 from tests.registry_helpers import (
     CHANGED,
     COEUR,
@@ -135,14 +134,6 @@ BAD_XML = {
         "ce n'est pas un export SIECLE ElevesSansAdresses",
     ),
 }
-
-
-@pytest.fixture
-def imported(college):
-    """The college after its first import, plus a pupil created by hand since."""
-    import_xml(college)
-    make_pupil(college)
-    return college
 
 
 @pytest.mark.django_db

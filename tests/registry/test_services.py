@@ -23,7 +23,6 @@ from educompte.registry.parsers import (
 )
 from educompte.registry.services import purge_departed, run_import
 from educompte.schools.models import Division, Mef, school_year_of
-from tests.factories import make_pupil
 from tests.registry_helpers import (
     CHANGED,
     COLLEGE_UAI,
@@ -324,14 +323,6 @@ def test_dry_run_reports_and_writes_nothing(imported, tmp_path):
         "created 1, updated 3, deactivated 3, unchanged 1",
     ]
     assert snapshot() == before
-
-
-@pytest.fixture
-def imported(college):
-    """The college after its first import, plus a pupil created by hand since."""
-    import_xml(college)
-    make_pupil(college)
-    return college
 
 
 # --- Purge of departed pupils ----------------------------------------------------------

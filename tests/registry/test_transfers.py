@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
-from django.utils import timezone
 
 from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
@@ -26,7 +24,7 @@ from educompte.registry.services import run_import
 from educompte.sso import selectors as sso_selectors
 from educompte.sso import services as sso_services
 from tests.conftest import verified_client
-from tests.registry_helpers import COEUR, csv_bytes, csv_row, import_xml, pupil, snapshot
+from tests.registry_helpers import COEUR, csv_bytes, csv_row, pupil, snapshot
 
 pytestmark = pytest.mark.django_db
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"
@@ -45,20 +43,6 @@ def attack_csv(ine: str = INE, **extra) -> bytes:
 def import_as(agent, establishment, data: bytes, **kwargs):
     """The service the web upload (registry.jobs) and the command line both call."""
     return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
-
-
-@pytest.fixture
-def victim(college):
-    """Zoé Cœur of the college: activated, chosen password, known to a service."""
-    import_xml(college, [COEUR])
-    account = StudentAccount.objects.select_related("user", "student").get()
-    account.user.password = make_password("le mot de passe de Zoé")
-    account.user.save(update_fields=["password"])
-    account.state = AccountState.ACTIVE
-    account.activated_at = timezone.now()
-    account.provisional_password_encrypted = None
-    account.save()
-    return account
 
 
 @pytest.fixture

@@ -10,28 +10,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from educompte.accounts import authz
 from educompte.sso import keys
-from educompte.sso import services as sso_services
 from educompte.sso.models import Service
-from tests.oidc_helpers import ALL_SCOPES, CALLBACK, LOGOUT_RETURN
+from tests.oidc_helpers import CALLBACK
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def registered(db):
-    return sso_services.register_service(
-        "ENT Collège",
-        [CALLBACK, "https://ent.example/other"],
-        ALL_SCOPES,
-        home_url="https://ent.example/",
-        post_logout_redirect_uris=[LOGOUT_RETURN],
-        by=authz.OPERATOR,
-    )
 
 
 def test_the_rotate_command_refuses_keys_from_the_environment(monkeypatch):

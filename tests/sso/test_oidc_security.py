@@ -44,20 +44,9 @@ def registered(db):
 
 
 @pytest.fixture
-def rp(registered) -> RelyingParty:
-    return RelyingParty(registered.service.application.client_id, registered.client_secret)
-
-
-@pytest.fixture
 def pupil(college) -> StudentAccount:
     account, _password = make_pupil(college, state=AccountState.ACTIVE)
     return account
-
-
-@pytest.fixture
-def browser(pupil):
-    """The pupil's browser, signed in to Educompte."""
-    return signed_in(pupil.user)
 
 
 def returned(response) -> dict[str, list[str]]:

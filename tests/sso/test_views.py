@@ -27,14 +27,13 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
 from educompte.accounts import authz, throttling
 from educompte.pupils import services as pupil_services
-from educompte.pupils.models import AccountState, StudentAccount
+from educompte.pupils.models import AccountState
 from educompte.sso import keys
 from educompte.sso import services as sso_services
 from educompte.sso.models import PairwiseSubject
-from tests.factories import DivisionFactory, MefFactory, make_head, make_pupil
+from tests.factories import make_head, make_pupil
 from tests.helpers import new_client, signed_in
 from tests.oidc_helpers import (
-    ALL_SCOPES,
     CALLBACK,
     LOGOUT_RETURN,
     NEW_PASSWORD,
@@ -55,37 +54,6 @@ def code_of(location: str) -> str:
 
 
 # --- Fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def registered(db):
-    return sso_services.register_service(
-        "ENT Collège",
-        [CALLBACK, "https://ent.example/other"],
-        ALL_SCOPES,
-        home_url="https://ent.example/",
-        post_logout_redirect_uris=[LOGOUT_RETURN],
-        by=authz.OPERATOR,
-    )
-
-
-@pytest.fixture
-def rp(registered) -> RelyingParty:
-    return RelyingParty(registered.service.application.client_id, registered.client_secret)
-
-
-@pytest.fixture
-def pupil(college) -> StudentAccount:
-    division = DivisionFactory(establishment=college, code="3A")
-    mef = MefFactory(code="10310019110", label="3EME")
-    account, _password = make_pupil(college, division=division, mef=mef, state=AccountState.ACTIVE)
-    return account
-
-
-@pytest.fixture
-def browser(pupil):
-    """The pupil's browser, signed in to Educompte."""
-    return signed_in(pupil.user)
 
 
 # --- Discovery and keys -----------------------------------------------------------------

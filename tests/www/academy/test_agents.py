@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -31,11 +30,6 @@ def messages_of(response) -> str:
 
 def establishment_url(uai: str) -> str:
     return reverse("academy:establishment", args=[uai])
-
-
-@pytest.fixture
-def academy(verified_client_for, academy_admin) -> Client:
-    return verified_client_for(academy_admin)
 
 
 def _state() -> tuple:

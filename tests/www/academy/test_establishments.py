@@ -30,11 +30,6 @@ def establishment_url(uai: str) -> str:
     return reverse("academy:establishment", args=[uai])
 
 
-@pytest.fixture
-def academy(verified_client_for, academy_admin) -> Client:
-    return verified_client_for(academy_admin)
-
-
 def _state() -> tuple:
     return (
         list(Establishment.objects.order_by("pk").values_list("uai", "name", "closed_at")),

@@ -7,14 +7,11 @@ from django.contrib.auth.hashers import check_password
 from django.urls import reverse
 from oauth2_provider.models import AccessToken
 
-from educompte.accounts import authz
 from educompte.pupils.models import AccountState, StudentAccount
-from educompte.sso import services as sso_services
 from educompte.sso.models import Service
 from tests.factories import DivisionFactory, MefFactory, make_pupil
 from tests.helpers import new_client, signed_in
 from tests.oidc_helpers import (
-    ALL_SCOPES,
     CALLBACK,
     LOGOUT_RETURN,
     RelyingParty,
@@ -27,18 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 # --- Fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def registered(db):
-    return sso_services.register_service(
-        "ENT Collège",
-        [CALLBACK, "https://ent.example/other"],
-        ALL_SCOPES,
-        home_url="https://ent.example/",
-        post_logout_redirect_uris=[LOGOUT_RETURN],
-        by=authz.OPERATOR,
-    )
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ def portal(client: Client) -> str:
     return client.get(reverse("portal:index")).content.decode()
 
 
-@pytest.fixture
-def head_client(verified_client_for, quick_head) -> Client:
-    return verified_client_for(quick_head)
-
-
 # --- Delegations ---------------------------------------------------------------------------------
 
 

@@ -7,19 +7,12 @@ from django.urls import reverse
 
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import StudentAccount
-from tests.factories import make_pupil
 from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
 
 # --- IDOR: the college's delegate and the lycée's pupils --------------------------------
-
-
-@pytest.fixture
-def lea(lycee):
-    """A pupil of the lycée, whom the college's delegate must never reach."""
-    return make_pupil(lycee, first_name="Léa", last_name="Vasseur")
 
 
 def _snapshot(account: StudentAccount) -> tuple:

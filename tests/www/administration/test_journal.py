@@ -27,11 +27,6 @@ def url(name: str, *args, uai: str = UAI) -> str:
     return reverse(name, args=[uai, *args])
 
 
-@pytest.fixture
-def head_client(verified_client_for, quick_head) -> Client:
-    return verified_client_for(quick_head)
-
-
 # --- Audit log -----------------------------------------------------------------------------------
 
 

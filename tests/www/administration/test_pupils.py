@@ -62,11 +62,6 @@ def activated(account: StudentAccount) -> str:
     return CHOSEN_PASSWORD
 
 
-@pytest.fixture
-def head_client(verified_client_for, quick_head) -> Client:
-    return verified_client_for(quick_head)
-
-
 # --- Lifecycle actions ---------------------------------------------------------------------------
 
 

@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 # --- IDOR: the college's delegate and the lycée's pupils --------------------------------
 
 
-@pytest.fixture
-def lea(lycee):
-    """A pupil of the lycée, whom the college's delegate must never reach."""
-    return make_pupil(lycee, first_name="Léa", last_name="Vasseur")
-
-
 def _snapshot(account: StudentAccount) -> tuple:
     row = StudentAccount.objects.select_related("user").get(pk=account.pk)
     return (

@@ -177,19 +177,6 @@ def activate(account: StudentAccount, password: str = CHOSEN) -> StudentAccount:
     return fresh(account)
 
 
-@pytest.fixture
-def active_zoe(zoe):
-    account, _provisional = zoe
-    return activate(account)
-
-
-@pytest.fixture
-def recoverable(active_zoe):
-    """An activated pupil with a confirmed address."""
-    StudentAccount.objects.filter(pk=active_zoe.pk).update(email=ADDRESS, email_confirmed=True)
-    return fresh(active_zoe)
-
-
 @pytest.mark.usefixtures("locmem_mail")
 def test_depannage_mail_column(college, quick_delegate, recoverable):
     unconfirmed, _pw = make_pupil(college, first_name="Hugo", last_name="Martin")

@@ -33,12 +33,6 @@ def events(action: str):
     return AuditEvent.objects.filter(action=action)
 
 
-@pytest.fixture
-def active_zoe(zoe):
-    account, _provisional = zoe
-    return activate(account)
-
-
 # --- Demander à mon établissement ----------------------------------------------------------
 
 

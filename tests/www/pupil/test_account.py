@@ -44,19 +44,6 @@ def events(action: str):
     return AuditEvent.objects.filter(action=action)
 
 
-@pytest.fixture
-def active_zoe(zoe):
-    account, _provisional = zoe
-    return activate(account)
-
-
-@pytest.fixture
-def recoverable(active_zoe):
-    """An activated pupil with a confirmed address."""
-    StudentAccount.objects.filter(pk=active_zoe.pk).update(email=ADDRESS, email_confirmed=True)
-    return fresh(active_zoe)
-
-
 def test_changing_the_address_from_my_account_sends_a_confirmation(recoverable):
     pupil = signed_in(recoverable.user)
     page = pupil.get(reverse("pupil:account"))

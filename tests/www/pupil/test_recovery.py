@@ -54,19 +54,6 @@ def events(action: str):
     return AuditEvent.objects.filter(action=action)
 
 
-@pytest.fixture
-def active_zoe(zoe):
-    account, _provisional = zoe
-    return activate(account)
-
-
-@pytest.fixture
-def recoverable(active_zoe):
-    """An activated pupil with a confirmed address."""
-    StudentAccount.objects.filter(pk=active_zoe.pk).update(email=ADDRESS, email_confirmed=True)
-    return fresh(active_zoe)
-
-
 # --- The address, given at activation or from "Mon compte" ------------------------------
 
 

@@ -9,24 +9,11 @@ from educompte.pupils.models import AccountState, StudentAccount
 from educompte.sso import services as sso_services
 from tests.factories import DivisionFactory, MefFactory, make_pupil
 from tests.helpers import signed_in
-from tests.oidc_helpers import ALL_SCOPES, CALLBACK, LOGOUT_RETURN
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def registered(db):
-    return sso_services.register_service(
-        "ENT Collège",
-        [CALLBACK, "https://ent.example/other"],
-        ALL_SCOPES,
-        home_url="https://ent.example/",
-        post_logout_redirect_uris=[LOGOUT_RETURN],
-        by=authz.OPERATOR,
-    )
 
 
 @pytest.fixture
