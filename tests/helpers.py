@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 
+from django.db import connection
 from django.test import Client
 from django.test.client import ClientHandler
+from django.urls import reverse
+from django.utils import timezone
 
+from educompte.accounts.models import ThrottleCounter
 from educompte.audit.models import AuditEvent
 from educompte.letters import pdf
+from educompte.pupils.models import StudentAccount
 
 _HANDLERS: dict[bool, ClientHandler] = {}
 
@@ -72,3 +77,45 @@ def _letter(**overrides) -> pdf.LetterData:
     )
     values.update(overrides)
     return pdf.LetterData(**values)
+
+
+def lock_account(user_id: int, until: datetime.datetime, *, key: str = "") -> None:
+    """A lock of the account (``key`` a pair's key for a lock of one address)."""
+    ThrottleCounter.objects.create(
+        key=key or f"account:u{user_id}",
+        kind=key.split(":")[0] if key else "account",
+        user_id=user_id,
+        count=25,
+        window_start=timezone.now() - datetime.timedelta(hours=1),
+        locked_until=until,
+    )
+
+
+def raw_ciphertext(account: StudentAccount) -> bytes:
+    table = StudentAccount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT provisional_password_encrypted FROM {table} WHERE id = %s",  # noqa: S608
+            [account.pk],
+        )
+        return bytes(cursor.fetchone()[0])
+
+
+CHOSEN = "Une phrase de passe solide !"
+
+
+ZOE_BIRTH = "14/03/2011"
+
+
+def activate_through_the_web(client, account, provisional) -> None:
+    start = client.post(
+        reverse("pupil:login"), {"username": account.identifier, "password": provisional}
+    )
+    assert start.status_code == 302
+    assert start["Location"] == reverse("pupil:activate")
+    done = client.post(
+        reverse("pupil:activate"),
+        {"new_password1": CHOSEN, "new_password2": CHOSEN, "birth_date": ZOE_BIRTH},
+    )
+    assert done.status_code == 302
+    assert done["Location"] == reverse("pupil:services")

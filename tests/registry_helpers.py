@@ -314,3 +314,31 @@ XXE = '<!DOCTYPE BEE_ELEVES [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 
 def import_csv(establishment, data: bytes, name: str = "eleves.csv", **kwargs):
     return run_import(authz.OPERATOR, establishment, open_source(data, name), **kwargs)
+
+
+def state_of(account: StudentAccount) -> tuple:
+    account = StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
+    return (
+        account.student.establishment.uai,
+        account.user.username,
+        account.user.password,
+        account.state,
+        account.user.session_version,
+    )
+
+
+def import_as(agent, establishment, data: bytes, **kwargs):
+    """The service the web upload (registry.jobs) and the command line both call."""
+    return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
+
+
+# --- Transfers: an attacker's file carrying the INE of a pupil of another establishment ---
+
+
+INE = COEUR["ine"]
+# What the attacker's file says: the victim's INE, any name and birth date.
+ATTACK_ROW = pupil("L-1", INE, "Pirate", "Jean", birth="01/01/2010", division="2NDE1")
+
+
+def attack_csv(ine: str = INE, **extra) -> bytes:
+    return csv_bytes([csv_row({**ATTACK_ROW, "ine": ine}, **extra)])

@@ -5,22 +5,10 @@ nothing here asserts a time)."""
 from __future__ import annotations
 
 import math
-import os
 
 from bench import common
-from bench.common import Context, Figure, Section, write_section
-
-
-def _in_process_context(tmp_path) -> Context:
-    return Context(
-        size="tiny",
-        db_url=os.environ.get("DATABASE_URL") or "sqlite://",
-        report=tmp_path / "PERFORMANCE.md",
-        command="pytest tests/bench",
-        var_dir=tmp_path / "var",
-        log=False,
-    )
-
+from bench.common import Figure, Section, write_section
+from tests.bench.helpers import in_process_context
 
 # --- The report file ------------------------------------------------------------------------
 
@@ -52,7 +40,7 @@ def test_figures_render_their_target_and_verdict(tmp_path):
             Figure("Slow", 12.0, "s", target="≤ 10 s", met=False),
         ],
     )
-    ctx = _in_process_context(tmp_path)
+    ctx = in_process_context(tmp_path)
     body = section.render(ctx)
     assert "| 1 000 letters | 2.50 s | ≤ 10 s | met |" in body
     assert "| Slow | 12.0 s | ≤ 10 s | **missed** |" in body

@@ -3,7 +3,6 @@ surviving a failure, dropped with a failed request."""
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 import pytest
@@ -14,18 +13,11 @@ from django.urls import reverse
 
 from educompte.core import after_response
 from educompte.pupils import recovery
-from educompte.pupils.models import StudentAccount
 from tests.helpers import new_client
 from tests.wsgi_helpers import kept_connections, post_without_closing
 
 pytestmark = pytest.mark.usefixtures("locmem_mail")
-BIRTH = datetime.date(2011, 3, 14)
-CHOSEN = "Une phrase de passe solide !"
 ADDRESS = "zoe.famille@example.org"
-
-
-def fresh(account: StudentAccount) -> StudentAccount:
-    return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
 
 
 def forgot(query: str, **extra):

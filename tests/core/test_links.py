@@ -3,7 +3,6 @@ header of the request (issue 11)."""
 
 from __future__ import annotations
 
-import datetime
 import re
 from urllib.parse import urlsplit
 
@@ -11,19 +10,13 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from educompte.pupils.models import StudentAccount
 from tests.helpers import new_client, signed_in
 
 pytestmark = pytest.mark.usefixtures("locmem_mail")
-BIRTH = datetime.date(2011, 3, 14)
 CHOSEN = "Une phrase de passe solide !"
 ADDRESS = "zoe.famille@example.org"
 ATTACKER = "neuve.adresse@pirate.example"
 LINK_RE = re.compile(r"https?://\S+")
-
-
-def fresh(account: StudentAccount) -> StudentAccount:
-    return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
 
 
 def links(message) -> list[str]:

@@ -16,18 +16,6 @@ from educompte.pupils.models import AccountState, StudentAccount
 from educompte.schools.models import school_year_of
 from tests.factories import DivisionFactory, make_pupil
 
-# Created in this order; the letters come out by class, then normalised "last first" name.
-CLASS_NAMES = [
-    ("Zoé", "N'Guyen-Lefèvre"),
-    ("Chloé", "Œuvray"),
-    ("Anaïs", "Bœuf"),
-    ("Éléonore", "Dupont-Aignan"),
-    ("Jean-Noël", "D'Artagnan"),
-]
-
-
-EXPECTED_ORDER = ["Bœuf", "D'Artagnan", "Dupont-Aignan", "N'Guyen-Lefèvre", "Œuvray"]
-
 
 def pages_text(document: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(document)).pages]

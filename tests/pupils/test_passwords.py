@@ -10,6 +10,7 @@ from django.db import connection
 from educompte.pupils import passwords, services
 from educompte.pupils.models import StudentAccount
 from tests.factories import make_pupil
+from tests.helpers import raw_ciphertext
 
 pytestmark = pytest.mark.django_db
 LOOK_ALIKES = set("0O1I")
@@ -50,16 +51,6 @@ def test_typed_provisional_password_ignores_case_and_spaces():
     assert not passwords.matches("ABCDE23456", "ABCDE23457")
 
 
-def _raw_ciphertext(account: StudentAccount) -> bytes:
-    table = StudentAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT provisional_password_encrypted FROM {table} WHERE id = %s",  # noqa: S608
-            [account.pk],
-        )
-        return bytes(cursor.fetchone()[0])
-
-
 def _everything_in_the_database() -> str:
     """Every row of every table, as text (small test databases only)."""
     dump = []
@@ -76,7 +67,7 @@ def _everything_in_the_database() -> str:
 
 def test_provisional_password_is_stored_encrypted(zoe):
     account, password = zoe
-    raw = _raw_ciphertext(account)
+    raw = raw_ciphertext(account)
     assert len(raw) > len(password)
     assert password.encode() not in raw
     assert password.lower().encode() not in raw
@@ -90,7 +81,7 @@ def test_ciphertext_only_decrypts_on_its_own_account(college, zoe):
     account, password = zoe
     other, other_password = make_pupil(college, first_name="Hugo", last_name="Berthier")
     StudentAccount.objects.filter(pk=other.pk).update(
-        provisional_password_encrypted=_raw_ciphertext(account)
+        provisional_password_encrypted=raw_ciphertext(account)
     )
     with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
         services.provisional_password(fresh(other))

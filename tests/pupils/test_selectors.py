@@ -14,57 +14,18 @@ from django.utils import timezone
 from educompte.accounts import throttling
 from educompte.accounts.models import ThrottleCounter
 from educompte.pupils import selectors, services
-from educompte.pupils.models import AccountState, StudentAccount
-from educompte.schools.models import school_year_of
+from educompte.pupils.models import AccountState
 from tests.factories import (
     AgentFactory,
     DivisionFactory,
     MefFactory,
-    make_pupil,
 )
+from tests.helpers import lock_account
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Search, filters, sorting, pagination --------------------------------------------------
-
-
-@pytest.fixture
-def classes(college):
-    mef3 = MefFactory(code="10310019110", label="3EME")
-    mef4 = MefFactory(code="10210001110", label="4EME")
-    d3a = DivisionFactory(establishment=college, code="3A")
-    d3b = DivisionFactory(establishment=college, code="3B")
-    d4b = DivisionFactory(establishment=college, code="4B")
-    pupils = {
-        "zoe": make_pupil(college, division=d3a, mef=mef3),
-        "leo": make_pupil(
-            college,
-            first_name="Léo",
-            last_name="Martin",
-            division=d3a,
-            mef=mef3,
-            state=AccountState.NOT_INFORMED,
-        ),
-        "ines": make_pupil(
-            college,
-            first_name="Inès",
-            last_name="Lefebvre",
-            division=d3b,
-            mef=mef3,
-            state=AccountState.DEACTIVATED,
-        ),
-        "hugo": make_pupil(
-            college,
-            first_name="Hugo",
-            last_name="Berthier",
-            division=d4b,
-            mef=mef4,
-            state=AccountState.ACTIVE,
-        ),
-    }
-    StudentAccount.objects.filter(pk=pupils["hugo"][0].pk).update(email="hugo@example.org")
-    return {"mef3": mef3, "mef4": mef4, "3A": d3a, "3B": d3b, "4B": d4b, "pupils": pupils}
 
 
 def _names(agent, college, **filters) -> list[str]:
@@ -90,69 +51,7 @@ def test_search_misses_other_names(college, quick_delegate, classes):
 HERE = "203.0.113.9"
 
 
-def _lock(user_id: int, until: datetime.datetime, *, key: str = "") -> None:
-    """A lock of the account (``key`` a pair's key for a lock of one address)."""
-    ThrottleCounter.objects.create(
-        key=key or f"account:u{user_id}",
-        kind=key.split(":")[0] if key else "account",
-        user_id=user_id,
-        count=25,
-        window_start=timezone.now() - datetime.timedelta(hours=1),
-        locked_until=until,
-    )
-
-
 # --- Filter lists and the rows of the search ------------------------------------------------
-
-
-@pytest.fixture
-def spread(college, lycee):
-    """MEFs and classes in both establishments, some of them without pupils."""
-    # Created out of order (and 3B in last year's classes) so that neither the ids nor an
-    # index give the lists their order.
-    m4 = MefFactory(label="4EME")
-    m3 = MefFactory(label="3EME")
-    m2 = MefFactory(label="2NDE")  # lycée only
-    m6 = MefFactory(label="6EME")  # nobody
-    last_year = school_year_of(timezone.localdate()) - 1
-    d3b = DivisionFactory(establishment=college, code="3B", school_year=last_year)
-    d3a = DivisionFactory(establishment=college, code="3A")
-    d10 = DivisionFactory(establishment=college, code="10A")
-    empty = DivisionFactory(establishment=college, code="4Z")  # no pupil
-    d2a = DivisionFactory(establishment=lycee, code="2A")
-    p = {
-        "zoe": make_pupil(college, division=d3b, mef=m4),
-        "leo": make_pupil(
-            college,
-            first_name="Léo",
-            last_name="Martin",
-            division=d3a,
-            mef=m3,
-            state=AccountState.NOT_INFORMED,
-        ),
-        "ines": make_pupil(
-            college,
-            first_name="Inès",
-            last_name="Lefebvre",
-            division=d3a,
-            mef=m3,
-            state=AccountState.ACTIVE,
-        ),
-        "noa": make_pupil(
-            college,
-            first_name="Noa",
-            last_name="Abadie",
-            division=d10,
-            state=AccountState.DEACTIVATED,
-        ),
-        "sam": make_pupil(college, first_name="Sam", last_name="Zidane"),  # no class, no MEF
-        "lou": make_pupil(lycee, first_name="Lou", last_name="Martin", division=d2a, mef=m2),
-    }
-    return {
-        "mefs": {"3": m3, "4": m4, "2": m2, "6": m6},
-        "divisions": {"3A": d3a, "3B": d3b, "10A": d10, "4Z": empty, "2A": d2a},
-        "pupils": {k: a for k, (a, _p) in p.items()},
-    }
 
 
 def test_filter_choices_list_what_the_establishments_pupils_are_in(
@@ -223,10 +122,10 @@ def test_search_rows_carry_the_lock_of_their_account(college, quick_delegate, sp
     now = timezone.now()
     until = now + datetime.timedelta(hours=2)
     zoe_pair = f"pair:u{pupils['zoe'].user_id}:{HERE}"
-    _lock(pupils["zoe"].user_id, until - datetime.timedelta(hours=1), key=zoe_pair)
-    _lock(pupils["zoe"].user_id, until)
-    _lock(pupils["leo"].user_id, now - datetime.timedelta(seconds=5))  # over
-    _lock(pupils["lou"].user_id, until)  # another establishment's pupil
+    lock_account(pupils["zoe"].user_id, until - datetime.timedelta(hours=1), key=zoe_pair)
+    lock_account(pupils["zoe"].user_id, until)
+    lock_account(pupils["leo"].user_id, now - datetime.timedelta(seconds=5))  # over
+    lock_account(pupils["lou"].user_id, until)  # another establishment's pupil
     ThrottleCounter.objects.create(
         key=f"address:{HERE}", kind="address", ip=HERE, window_start=now, locked_until=until
     )

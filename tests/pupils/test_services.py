@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +20,7 @@ from educompte.pupils.services import SignIn
 from tests.factories import (
     make_pupil,
 )
-from tests.helpers import assert_nowhere_in_audit, new_client, signed_in
+from tests.helpers import assert_nowhere_in_audit, new_client, raw_ciphertext, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -57,16 +56,6 @@ CHOSEN = "Une phrase de passe solide !"
 
 def fresh(account: StudentAccount) -> StudentAccount:
     return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-
-
-def _raw_ciphertext(account: StudentAccount) -> bytes:
-    table = StudentAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT provisional_password_encrypted FROM {table} WHERE id = %s",  # noqa: S608
-            [account.pk],
-        )
-        return bytes(cursor.fetchone()[0])
 
 
 # --- Resets ------------------------------------------------------------------------------
@@ -122,11 +111,11 @@ def test_reset_of_an_active_account_makes_the_chosen_password_stop(college, quic
 
 def test_reset_of_a_deactivated_account_is_refused(college, quick_delegate):
     account, _pw = make_pupil(college, state=AccountState.DEACTIVATED)
-    before = _raw_ciphertext(account)
+    before = raw_ciphertext(account)
     with pytest.raises(services.AccountDeactivated):
         services.reset_password(quick_delegate, fresh(account))
     assert fresh(account).state == AccountState.DEACTIVATED
-    assert _raw_ciphertext(account) == before
+    assert raw_ciphertext(account) == before
 
 
 # --- Sign-in -----------------------------------------------------------------------------

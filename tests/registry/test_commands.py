@@ -13,25 +13,20 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from educompte.pupils.models import Student, StudentAccount
+from educompte.pupils.models import Student
 from educompte.registry.models import TransferRequest
-from educompte.registry.parsers import (
-    open_source,
-)
-from educompte.registry.services import run_import
 from educompte.schools.models import Mef
 from tests.registry_helpers import (
-    COEUR,
     COLLEGE_UAI,
     LYCEE_UAI,
     MEFS,
     PUPILS,
-    csv_bytes,
-    csv_row,
+    attack_csv,
     eleves_xml,
+    import_as,
     nomenclature_xml,
-    pupil,
     run_cli,
+    state_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -88,33 +83,6 @@ def _installed_command_dry_run(tmp_path: Path) -> None:
     # Nothing was written: a real run still creates all six.
     output = run("import-students", str(path), "--uai", COLLEGE_UAI)
     assert output.splitlines()[-1] == "created 6, updated 0, deactivated 0, unchanged 0"
-
-
-INE = COEUR["ine"]
-
-
-# What the attacker's file says: the victim's INE, any name and birth date.
-ATTACK_ROW = pupil("L-1", INE, "Pirate", "Jean", birth="01/01/2010", division="2NDE1")
-
-
-def attack_csv(ine: str = INE, **extra) -> bytes:
-    return csv_bytes([csv_row({**ATTACK_ROW, "ine": ine}, **extra)])
-
-
-def import_as(agent, establishment, data: bytes, **kwargs):
-    """The service the web upload (registry.jobs) and the command line both call."""
-    return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
-
-
-def state_of(account: StudentAccount) -> tuple:
-    account = StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-    return (
-        account.student.establishment.uai,
-        account.user.username,
-        account.user.password,
-        account.state,
-        account.user.session_version,
-    )
 
 
 # --- The academy's command ----------------------------------------------------------------

@@ -16,15 +16,19 @@ from django.core.management import call_command
 
 from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
-from educompte.pupils.models import AccountState, Student, StudentAccount
+from educompte.pupils.models import AccountState, Student
 from educompte.registry import transfers
 from educompte.registry.models import TransferRequest
-from educompte.registry.parsers import open_source
-from educompte.registry.services import run_import
 from educompte.sso import selectors as sso_selectors
 from educompte.sso import services as sso_services
 from tests.conftest import verified_client
-from tests.registry_helpers import COEUR, csv_bytes, csv_row, pupil, snapshot
+from tests.registry_helpers import (
+    COEUR,
+    attack_csv,
+    import_as,
+    snapshot,
+    state_of,
+)
 
 pytestmark = pytest.mark.django_db
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"
@@ -32,35 +36,11 @@ INE = COEUR["ine"]
 UNKNOWN_INE = "9999999999X"
 
 
-# What the attacker's file says: the victim's INE, any name and birth date.
-ATTACK_ROW = pupil("L-1", INE, "Pirate", "Jean", birth="01/01/2010", division="2NDE1")
-
-
-def attack_csv(ine: str = INE, **extra) -> bytes:
-    return csv_bytes([csv_row({**ATTACK_ROW, "ine": ine}, **extra)])
-
-
-def import_as(agent, establishment, data: bytes, **kwargs):
-    """The service the web upload (registry.jobs) and the command line both call."""
-    return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
-
-
 @pytest.fixture
 def service(db):
     return sso_services.register_service(
         "ENT", ["https://ent.example/cb"], by=authz.OPERATOR
     ).service.application
-
-
-def state_of(account: StudentAccount) -> tuple:
-    account = StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-    return (
-        account.student.establishment.uai,
-        account.user.username,
-        account.user.password,
-        account.state,
-        account.user.session_version,
-    )
 
 
 def journal(uai: str, action: str) -> list[AuditEvent]:

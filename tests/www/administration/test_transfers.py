@@ -11,28 +11,21 @@ from django.utils import timezone
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.registry import jobs
 from educompte.registry.models import ImportJob, TransferRequest
-from educompte.registry.parsers import open_source
-from educompte.registry.services import run_import
 from tests.helpers import signed_in
-from tests.registry_helpers import COEUR, csv_bytes, csv_row, import_xml, pupil, snapshot, verified
+from tests.registry_helpers import (
+    COEUR,
+    attack_csv,
+    import_as,
+    import_xml,
+    snapshot,
+    state_of,
+    verified,
+)
 
 pytestmark = pytest.mark.django_db
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"
 INE = COEUR["ine"]
 UNKNOWN_INE = "9999999999X"
-
-
-# What the attacker's file says: the victim's INE, any name and birth date.
-ATTACK_ROW = pupil("L-1", INE, "Pirate", "Jean", birth="01/01/2010", division="2NDE1")
-
-
-def attack_csv(ine: str = INE, **extra) -> bytes:
-    return csv_bytes([csv_row({**ATTACK_ROW, "ine": ine}, **extra)])
-
-
-def import_as(agent, establishment, data: bytes, **kwargs):
-    """The service the web upload (registry.jobs) and the command line both call."""
-    return run_import(agent, establishment, open_source(data, "eleves.csv"), **kwargs)
 
 
 @pytest.fixture
@@ -47,17 +40,6 @@ def victim(college):
     account.provisional_password_encrypted = None
     account.save()
     return account
-
-
-def state_of(account: StudentAccount) -> tuple:
-    account = StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-    return (
-        account.student.establishment.uai,
-        account.user.username,
-        account.user.password,
-        account.state,
-        account.user.session_version,
-    )
 
 
 # --- The preview reveals nothing -----------------------------------------------------------

@@ -19,7 +19,7 @@ from tests.factories import (
     make_head,
     make_pupil,
 )
-from tests.helpers import new_client, signed_in
+from tests.helpers import activate_through_the_web, new_client, signed_in
 
 pytestmark = pytest.mark.django_db
 UAI = "0380001V"
@@ -204,28 +204,10 @@ def test_resets_older_than_an_hour_do_not_alert(
     assert mail.outbox == []
 
 
-ZOE_BIRTH = "14/03/2011"
-CHOSEN = "Une phrase de passe solide !"
-
-
-def _activate_through_the_web(client, account, provisional) -> None:
-    start = client.post(
-        reverse("pupil:login"), {"username": account.identifier, "password": provisional}
-    )
-    assert start.status_code == 302
-    assert start["Location"] == reverse("pupil:activate")
-    done = client.post(
-        reverse("pupil:activate"),
-        {"new_password1": CHOSEN, "new_password2": CHOSEN, "birth_date": ZOE_BIRTH},
-    )
-    assert done.status_code == 302
-    assert done["Location"] == reverse("pupil:services")
-
-
 def test_reset_ends_the_session_of_a_signed_in_pupil(college, quick_delegate, zoe):
     account, provisional = zoe
     pupil = new_client()
-    _activate_through_the_web(pupil, account, provisional)
+    activate_through_the_web(pupil, account, provisional)
     assert pupil.get(reverse("pupil:services")).status_code == 200
     staff = signed_in(quick_delegate)
     staff.post(reverse("depannage:reset", args=[college.uai, account.pk]))

@@ -22,7 +22,7 @@ from tests.factories import (
     MefFactory,
     make_pupil,
 )
-from tests.helpers import signed_in
+from tests.helpers import lock_account, signed_in
 from tests.html_helpers import account_rows, elements, find, in_row, one
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -44,18 +44,6 @@ def paris(value: datetime.datetime, fmt: str) -> str:
 
 
 # --- The Dépannage rows --------------------------------------------------------------------
-
-
-def _lock(user_id: int, until: datetime.datetime, *, key: str = "") -> None:
-    """A lock of the account (``key`` a pair's key for a lock of one address)."""
-    ThrottleCounter.objects.create(
-        key=key or f"account:u{user_id}",
-        kind=key.split(":")[0] if key else "account",
-        user_id=user_id,
-        count=25,
-        window_start=timezone.now() - datetime.timedelta(hours=1),
-        locked_until=until,
-    )
 
 
 @pytest.fixture
@@ -119,10 +107,10 @@ def console(college, quick_delegate):
     # The nasty pupil is locked twice (latest wins); another one only had a lock, now over,
     # and another one has failures without a lock.
     until = now.replace(second=0, microsecond=0) + datetime.timedelta(hours=3)
-    _lock(accounts["nasty"].user_id, until)
+    lock_account(accounts["nasty"].user_id, until)
     nasty_pair = f"pair:u{accounts['nasty'].user_id}:{HERE}"
-    _lock(accounts["nasty"].user_id, until - datetime.timedelta(hours=2), key=nasty_pair)
-    _lock(accounts["informed"].user_id, now - datetime.timedelta(minutes=1))
+    lock_account(accounts["nasty"].user_id, until - datetime.timedelta(hours=2), key=nasty_pair)
+    lock_account(accounts["informed"].user_id, now - datetime.timedelta(minutes=1))
     ThrottleCounter.objects.create(
         key=f"pair:u{accounts['active'].user_id}:{HERE}",
         kind="pair",

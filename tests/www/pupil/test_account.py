@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 from urllib.parse import urlsplit
 
@@ -17,7 +16,6 @@ from educompte.pupils.services import SignIn
 from tests.helpers import new_client, signed_in
 
 pytestmark = pytest.mark.usefixtures("locmem_mail")
-BIRTH = datetime.date(2011, 3, 14)
 CHOSEN = "Une phrase de passe solide !"
 NEW = "quatre chevaux bleus sous la pluie"
 ADDRESS = "zoe.famille@example.org"
@@ -26,11 +24,6 @@ LINK_RE = re.compile(r"https?://\S+")
 
 def fresh(account: StudentAccount) -> StudentAccount:
     return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-
-
-def activate(account: StudentAccount, password: str = CHOSEN) -> StudentAccount:
-    services.activate(account, new_password=password, birth_date=BIRTH)
-    return fresh(account)
 
 
 def link_path(message) -> str:

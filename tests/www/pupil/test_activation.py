@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +14,12 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils import services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
-from tests.helpers import assert_nowhere_in_audit, new_client
+from tests.helpers import (
+    activate_through_the_web,
+    assert_nowhere_in_audit,
+    new_client,
+    raw_ciphertext,
+)
 from tests.html_helpers import error_alerts
 
 ZOE_BIRTH = "14/03/2011"
@@ -24,30 +28,6 @@ CHOSEN = "Une phrase de passe solide !"
 
 def fresh(account: StudentAccount) -> StudentAccount:
     return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-
-
-def _raw_ciphertext(account: StudentAccount) -> bytes:
-    table = StudentAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT provisional_password_encrypted FROM {table} WHERE id = %s",  # noqa: S608
-            [account.pk],
-        )
-        return bytes(cursor.fetchone()[0])
-
-
-def _activate_through_the_web(client, account, provisional) -> None:
-    start = client.post(
-        reverse("pupil:login"), {"username": account.identifier, "password": provisional}
-    )
-    assert start.status_code == 302
-    assert start["Location"] == reverse("pupil:activate")
-    done = client.post(
-        reverse("pupil:activate"),
-        {"new_password1": CHOSEN, "new_password2": CHOSEN, "birth_date": ZOE_BIRTH},
-    )
-    assert done.status_code == 302
-    assert done["Location"] == reverse("pupil:services")
 
 
 @pytest.mark.django_db
@@ -129,7 +109,7 @@ def test_activation_rejects_bad_input_and_changes_nothing(zoe, case):
         reverse("pupil:login"), {"username": account.identifier, "password": provisional}
     )
     assert start["Location"] == reverse("pupil:activate")
-    before = _raw_ciphertext(account)
+    before = raw_ciphertext(account)
     response = pupil.post(reverse("pupil:activate"), data)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -137,7 +117,7 @@ def test_activation_rejects_bad_input_and_changes_nothing(zoe, case):
     assert after.state == AccountState.INFORMED
     assert after.activated_at is None
     assert not after.user.has_usable_password()
-    assert _raw_ciphertext(account) == before
+    assert raw_ciphertext(account) == before
     assert services.provisional_password(after) == provisional
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.ACCOUNT_ACTIVATED).exists()
     follow = pupil.get(reverse("pupil:services"))
@@ -148,7 +128,7 @@ def test_activation_rejects_bad_input_and_changes_nothing(zoe, case):
 def test_successful_activation(zoe):
     account, provisional = zoe
     pupil = new_client()
-    _activate_through_the_web(pupil, account, provisional)
+    activate_through_the_web(pupil, account, provisional)
     after = fresh(account)
     assert after.state == AccountState.ACTIVE
     assert after.activated_at is not None

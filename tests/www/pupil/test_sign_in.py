@@ -21,31 +21,16 @@ from tests.factories import (
     make_head,
     make_pupil,
 )
-from tests.helpers import new_client
+from tests.helpers import activate_through_the_web, new_client
 from tests.html_helpers import error_alerts
 
 pytestmark = pytest.mark.django_db
-ZOE_BIRTH = "14/03/2011"
 CHOSEN = "Une phrase de passe solide !"
 FAILED_MESSAGE = "Identifiant ou mot de passe incorrect"
 
 
 def fresh(account: StudentAccount) -> StudentAccount:
     return StudentAccount.objects.select_related("user", "student").get(pk=account.pk)
-
-
-def _activate_through_the_web(client, account, provisional) -> None:
-    start = client.post(
-        reverse("pupil:login"), {"username": account.identifier, "password": provisional}
-    )
-    assert start.status_code == 302
-    assert start["Location"] == reverse("pupil:activate")
-    done = client.post(
-        reverse("pupil:activate"),
-        {"new_password1": CHOSEN, "new_password2": CHOSEN, "birth_date": ZOE_BIRTH},
-    )
-    assert done.status_code == 302
-    assert done["Location"] == reverse("pupil:services")
 
 
 # --- Sign-in -----------------------------------------------------------------------------
@@ -90,7 +75,7 @@ def test_pupil_deactivated_by_the_school_is_signed_out_and_told_so(college, zoe)
     usual answer (so nobody else learns the account's state)."""
     account, provisional = zoe
     pupil = new_client()
-    _activate_through_the_web(pupil, account, provisional)
+    activate_through_the_web(pupil, account, provisional)
     assert pupil.get(reverse("pupil:services")).status_code == 200
     head = make_head(college, username="chef-desactivation", quick=True)
     services.deactivate(head, college, [account.pk], reason="Départ de l'établissement")
