@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from educompte.pupils.models import AccountState, StudentAccount
@@ -16,6 +15,7 @@ from tests.factories import (
     make_head,
     make_pupil,
 )
+from tests.helpers import signed_in_client, verified_client
 
 
 @pytest.fixture
@@ -46,12 +46,6 @@ def other_head(lycee):
 @pytest.fixture
 def zoe(college):
     return make_pupil(college)
-
-
-def signed_in_client(user, password: str = AGENT_PASSWORD) -> Client:
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client
 
 
 @pytest.fixture
@@ -89,22 +83,6 @@ def quick_agent(db):
 
 
 # --- Second factor: sessions verified the way django_otp.login leaves them -------------
-
-
-def verified_client(user) -> Client:
-    """A client signed in as ``user`` whose session passed the second factor (a confirmed
-    TOTP device of the user, recorded in the session as ``django_otp.login`` does)."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-    client = signed_in_client(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 @pytest.fixture

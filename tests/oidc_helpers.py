@@ -1,3 +1,6 @@
+"""An OpenID Connect relying party (Authlib over Django's test client) and the flows the
+single sign-on tests share."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,3 +1,6 @@
+"""Registry test data (SIECLE and CSV files, their pupils) and the helpers of the import
+console and of transfers, shared by tests/registry/ and tests/www/administration/."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +14,6 @@ from xml.sax.saxutils import escape, quoteattr
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from educompte.accounts import authz
 from educompte.accounts.models import User
@@ -26,8 +27,10 @@ from educompte.registry.parsers import (
 )
 from educompte.registry.services import run_import
 from educompte.schools.models import Division, Mef
-from tests.helpers import signed_in
 from tests.html_helpers import parse
+
+# --- The import console ----------------------------------------------------------------
+
 
 UAI = "0380001V"
 IMPORT = f"/administration/{UAI}/import/"
@@ -39,16 +42,6 @@ def job_url(job: ImportJob, uai: str = UAI) -> str:
 
 def confirm_url(job: ImportJob, uai: str = UAI) -> str:
     return f"/administration/{uai}/import/{job.pk}/confirmer/"
-
-
-def verified(user):
-    """Signed in with a session that passed the second factor (as django_otp.login does)."""
-    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-    client = signed_in(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 def upload(client, data: bytes, name: str = "ElevesSansAdresses.xml", *, complete=True, **extra):

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from educompte.letters import pdf
-from tests.helpers import _letter
+from tests.helpers import letter_data
 
 
 def pages_text(document: bytes) -> list[str]:
@@ -29,14 +29,14 @@ def without_dejavu(monkeypatch, tmp_path):
 @pytest.mark.parametrize("fmt", ["page", "cards"])
 def test_reportlabs_own_fonts_are_the_fallback(without_dejavu, fmt):
     assert pdf.fonts().mono == "Courier"
-    text = pages_text(pdf.render([_letter()], fmt))[0]
+    text = pages_text(pdf.render([letter_data()], fmt))[0]
     for expected in ("Maëlle L'Hôpital-Cœur", "Lycée Sœur Marie-Thérèse", "ABCDEFGH23", "lmael123"):
         assert expected in text
 
 
 def test_long_names_and_addresses_still_fit():
     long_name = "Marie-Bénédicte-Éléonore-Clothilde de La Tour d'Auvergne-Lauraguais"
-    letter = _letter(
+    letter = letter_data(
         last_name=long_name,
         sign_in_url="https://educompte.ac-grenoble.example.fr/" + "tres-long/" * 12,
     )

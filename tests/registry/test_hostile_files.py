@@ -23,6 +23,7 @@ from educompte.registry.parsers import (
     read_nomenclature,
 )
 from educompte.schools.models import Division
+from tests.helpers import verified
 from tests.registry_helpers import (
     COEUR,
     LAUGHS,
@@ -46,7 +47,6 @@ from tests.registry_helpers import (
     snapshot,
     stored_files,
     upload,
-    verified,
 )
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from educompte.registry import transfers
 from educompte.registry.models import TransferRequest
 from educompte.sso import selectors as sso_selectors
 from educompte.sso import services as sso_services
-from tests.conftest import verified_client
+from tests.helpers import verified_client
 from tests.registry_helpers import (
     COEUR,
     attack_csv,

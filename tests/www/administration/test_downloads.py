@@ -17,8 +17,7 @@ from educompte.letters import pdf
 from educompte.pupils.models import AccountState
 from educompte.www.views import administration
 from tests.factories import DivisionFactory, make_pupil
-from tests.helpers import _letter
-from tests.registry_helpers import verified
+from tests.helpers import letter_data, verified
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +137,7 @@ def test_letters_command_with_a_hostile_class(college, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["page", "cards"])
 def test_control_characters_of_a_class_code_are_printed_as_spaces(fmt):
-    letter = _letter(division="3A\r\n\x00B\u202e" + "C" * 26)
+    letter = letter_data(division="3A\r\n\x00B\u202e" + "C" * 26)
     text = PdfReader(io.BytesIO(pdf.render([letter], fmt))).pages[0].extract_text()
     assert "3A B" in text
     assert "\x00" not in text and "\u202e" not in text

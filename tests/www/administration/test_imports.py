@@ -18,7 +18,7 @@ from educompte.pupils.models import AccountState, Student
 from educompte.registry import jobs, services
 from educompte.registry.models import ImportJob
 from tests.factories import make_delegate, make_head
-from tests.helpers import signed_in
+from tests.helpers import signed_in, verified
 from tests.registry_helpers import (
     CHANGED,
     COEUR,
@@ -39,7 +39,6 @@ from tests.registry_helpers import (
     snapshot,
     stored_files,
     upload,
-    verified,
 )
 
 pytestmark = pytest.mark.django_db

@@ -11,16 +11,8 @@ from django.utils import timezone
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.registry import jobs
 from educompte.registry.models import ImportJob, TransferRequest
-from tests.helpers import signed_in
-from tests.registry_helpers import (
-    COEUR,
-    attack_csv,
-    import_as,
-    import_xml,
-    snapshot,
-    state_of,
-    verified,
-)
+from tests.helpers import signed_in, verified
+from tests.registry_helpers import COEUR, attack_csv, import_as, import_xml, snapshot, state_of
 
 pytestmark = pytest.mark.django_db
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"

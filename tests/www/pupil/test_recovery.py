@@ -27,6 +27,8 @@ from tests.html_helpers import (
     without_csrf,
 )
 
+pytestmark = pytest.mark.usefixtures("locmem_mail")
+
 BIRTH = datetime.date(2011, 3, 14)
 CHOSEN = "Une phrase de passe solide !"
 NEW = "quatre chevaux bleus sous la pluie"
@@ -70,7 +72,6 @@ def _activation_data(**extra) -> dict:
     return {"new_password1": CHOSEN, "new_password2": CHOSEN, "birth_date": "14/03/2011", **extra}
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_activation_offers_an_optional_address(zoe):
     account, provisional = zoe
     pupil = _start_activation(account, provisional)
@@ -86,7 +87,6 @@ def test_activation_offers_an_optional_address(zoe):
     assert mail.outbox == []
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_address_given_at_activation_gets_a_confirmation_mail(zoe):
     account, provisional = zoe
     pupil = _start_activation(account, provisional)
@@ -104,7 +104,6 @@ def test_address_given_at_activation_gets_a_confirmation_mail(zoe):
     assert "Un lien de confirmation a été envoyé" in pupil.get(done["Location"]).text
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_confirmation_link_shows_a_button_then_the_post_confirms_once(active_zoe):
     recovery.set_email(active_zoe, ADDRESS, confirm_url_for=lambda t: f"http://testserver/x/{t}/")
     token = mail.outbox[0].body.split("/x/")[1].split("/")[0]
@@ -130,7 +129,6 @@ def test_confirmation_link_shows_a_button_then_the_post_confirms_once(active_zoe
     assert events(AuditEvent.Action.EMAIL_CONFIRMED).count() == 1
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_confirmation_through_the_mailed_link(active_zoe):
     pupil = signed_in(active_zoe.user)
     pupil.post(
@@ -149,7 +147,6 @@ def _token_for(account: StudentAccount, address: str) -> str:
     return tokens[0]
 
 
-@pytest.mark.usefixtures("locmem_mail")
 @pytest.mark.parametrize(
     ("age", "valid"),
     [(47 * 3600, True), (48 * 3600 - 5, True), (48 * 3600 + 5, False), (30 * 24 * 3600, False)],
@@ -164,7 +161,6 @@ def test_confirmation_link_expires_after_48_hours(active_zoe, settings, monkeypa
     assert fresh(active_zoe).email_confirmed is valid
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_confirmation_link_dies_when_the_address_changes(active_zoe):
     first = _token_for(active_zoe, "ancienne@example.org")
     second = _token_for(active_zoe, ADDRESS)
@@ -176,7 +172,6 @@ def test_confirmation_link_dies_when_the_address_changes(active_zoe):
     assert (after.email, after.email_confirmed, after.pending_email) == (ADDRESS, True, "")
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_tampered_confirmation_link_is_refused(active_zoe):
     token = _token_for(active_zoe, ADDRESS)
     response = new_client().post(reverse("pupil:confirm_email", args=[token[:-2] + "xx"]))
@@ -191,7 +186,6 @@ def _forgot(query: str, client=None):
     return (client or new_client()).post(reverse("pupil:forgot"), {"query": query})
 
 
-@pytest.mark.usefixtures("locmem_mail")
 @pytest.mark.parametrize("query", ["identifier", "IDENTIFIER", "address", "ADDRESS"])
 def test_forgot_mails_one_link_by_identifier_or_address(recoverable, query):
     typed = {
@@ -211,7 +205,6 @@ def test_forgot_mails_one_link_by_identifier_or_address(recoverable, query):
     assert re.fullmatch(r"/connexion/reinitialiser/[^/]+/[^/]+/", link_path(message))
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_forgot_answers_the_same_whatever_the_account(college, recoverable):
     no_address = activate(make_pupil(college, first_name="Hugo", last_name="Martin")[0])
     unconfirmed = activate(make_pupil(college, first_name="Inès", last_name="Bernard")[0])
@@ -248,7 +241,6 @@ def _mailed_reset_path(account) -> str:
     return link_path(mail.outbox[0])
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_reset_link_sets_a_new_password_once(recoverable):
     path = _mailed_reset_path(recoverable)
     token = path.rstrip("/").rsplit("/", 1)[1]
@@ -282,7 +274,6 @@ def test_reset_link_sets_a_new_password_once(recoverable):
     assert services.sign_in_pupil(recoverable.identifier, NEW).outcome is SignIn.OK
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_the_reset_form_needs_the_token_from_the_link(recoverable):
     path = _mailed_reset_path(recoverable)
     form_url = path.rsplit("/", 2)[0] + "/nouveau-mot-de-passe/"
@@ -291,7 +282,6 @@ def test_the_reset_form_needs_the_token_from_the_link(recoverable):
     assert "plus valable" in response.text
 
 
-@pytest.mark.usefixtures("locmem_mail")
 @pytest.mark.parametrize(("minutes", "valid"), [(29, True), (31, False), (24 * 60, False)])
 def test_reset_link_expires_after_30_minutes(recoverable, monkeypatch, settings, minutes, valid):
     assert settings.PASSWORD_RESET_TIMEOUT == 30 * 60
@@ -310,7 +300,6 @@ def test_reset_link_expires_after_30_minutes(recoverable, monkeypatch, settings,
     assert services.sign_in_pupil(recoverable.identifier, expected).outcome is SignIn.OK
 
 
-@pytest.mark.usefixtures("locmem_mail")
 @pytest.mark.parametrize(
     ("new1", "new2", "message"),
     [
@@ -333,7 +322,6 @@ def test_reset_enforces_the_password_rules(recoverable, new1, new2, message):
     assert services.sign_in_pupil(recoverable.identifier, NEW).outcome is SignIn.OK
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_reset_by_link_lifts_the_sign_in_lock(recoverable):
     for i in range(25):  # what 25 wrong passwords record (without 25 Argon2 checks)
         throttling.record_failure(recoverable.user_id, f"192.0.2.{i + 1}")
@@ -347,7 +335,6 @@ def test_reset_by_link_lifts_the_sign_in_lock(recoverable):
     assert result.outcome is SignIn.OK
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_the_reset_link_ends_open_sessions(recoverable):
     elsewhere = signed_in(recoverable.user)
     assert elsewhere.get(reverse("pupil:services")).status_code == 200
@@ -370,7 +357,6 @@ def _ask(identifier: str, class_given: str = "3A", message: str = "", **extra):
     )
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_the_forgot_page_leads_to_the_request_form(db):
     page = new_client().get(reverse("pupil:forgot"))
     assert reverse("pupil:ask_school") in page.text
@@ -382,7 +368,6 @@ def test_the_forgot_page_leads_to_the_request_form(db):
     assert label_of(form.text, "message").startswith("Message (facultatif)")
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_a_request_reaches_the_school(college, quick_delegate, zoe):
     account, _provisional = zoe
     sent = _ask(
@@ -414,7 +399,6 @@ def test_a_request_reaches_the_school(college, quick_delegate, zoe):
     assert "1 demande d'élève en attente" in portal.text
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_unknown_identifier_gets_the_same_answer_and_files_nothing(college, zoe):
     account, _provisional = zoe
     unknown = _ask("personne.inconnue")
@@ -425,7 +409,6 @@ def test_unknown_identifier_gets_the_same_answer_and_files_nothing(college, zoe)
     assert SupportRequest.objects.get().account == account
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_a_second_request_does_not_duplicate(zoe):
     account, _provisional = zoe
     _ask(account.identifier, "3A", "premier message")
@@ -435,7 +418,6 @@ def test_a_second_request_does_not_duplicate(zoe):
     assert events(AuditEvent.Action.REQUEST_CREATED).count() == 1
 
 
-@pytest.mark.usefixtures("locmem_mail")
 def test_a_deactivated_account_files_nothing(college, head, zoe):
     account, _provisional = zoe
     services.deactivate(head, college, [account.pk], reason="Départ")
