@@ -20,11 +20,7 @@ from educompte.accounts.models import User
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import Student, StudentAccount
 from educompte.registry.models import ImportJob
-from educompte.registry.parsers import (
-    CSV_COLUMNS,
-    SieclePupils,
-    open_source,
-)
+from educompte.registry.parsers import CSV_COLUMNS, SieclePupils, open_source
 from educompte.registry.services import run_import
 from educompte.schools.models import Division, Mef
 from tests.html_helpers import parse

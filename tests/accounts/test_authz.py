@@ -16,11 +16,7 @@ from educompte.accounts.models import Assignment, Delegation, Right
 from educompte.audit.models import AuditEvent
 from educompte.pupils.models import StudentAccount
 from educompte.schools.models import Establishment
-from tests.factories import (
-    AgentFactory,
-    EstablishmentFactory,
-    make_delegate,
-)
+from tests.factories import AgentFactory, EstablishmentFactory, make_delegate
 from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db

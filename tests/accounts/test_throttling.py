@@ -19,12 +19,7 @@ from educompte.accounts.services import sign_in_agent
 from educompte.pupils import services
 from educompte.pupils.models import StudentAccount
 from educompte.pupils.services import SignIn
-from tests.factories import (
-    AGENT_PASSWORD,
-    AgentFactory,
-    make_delegate,
-    make_pupil,
-)
+from tests.factories import AGENT_PASSWORD, AgentFactory, make_delegate, make_pupil
 
 UTC = datetime.UTC
 

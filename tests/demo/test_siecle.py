@@ -8,11 +8,7 @@ from educompte.accounts import authz
 from educompte.demo import services as demo
 from educompte.demo import siecle
 from educompte.pupils.models import Student
-from educompte.registry.parsers import (
-    BadFile,
-    SieclePupils,
-    read_nomenclature,
-)
+from educompte.registry.parsers import BadFile, SieclePupils, read_nomenclature
 from educompte.registry.services import run_import
 from tests.registry_helpers import COLLEGE_UAI, LYCEE_UAI, counts
 

@@ -15,11 +15,7 @@ from educompte.accounts import throttling
 from educompte.accounts.models import ThrottleCounter
 from educompte.pupils import selectors, services
 from educompte.pupils.models import AccountState
-from tests.factories import (
-    AgentFactory,
-    DivisionFactory,
-    MefFactory,
-)
+from tests.factories import AgentFactory, DivisionFactory, MefFactory
 from tests.helpers import lock_account
 
 pytestmark = pytest.mark.django_db

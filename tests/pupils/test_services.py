@@ -17,9 +17,7 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils import selectors, services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
-from tests.factories import (
-    make_pupil,
-)
+from tests.factories import make_pupil
 from tests.helpers import assert_nowhere_in_audit, new_client, raw_ciphertext, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,7 @@ from django.utils import timezone
 
 from educompte.pupils.models import AccountState, StudentAccount
 from tests.factories import make_pupil
-from tests.registry_helpers import (
-    COEUR,
-    import_xml,
-)
+from tests.registry_helpers import COEUR, import_xml
 
 
 @pytest.fixture

@@ -16,12 +16,7 @@ from django.core.management.base import CommandError
 
 from educompte.registry import jobs
 from educompte.registry.models import ImportJob
-from educompte.registry.parsers import (
-    BadFile,
-    class_code_problem,
-    open_source,
-    read_nomenclature,
-)
+from educompte.registry.parsers import BadFile, class_code_problem, open_source, read_nomenclature
 from educompte.schools.models import Division
 from tests.helpers import verified
 from tests.registry_helpers import (

@@ -17,10 +17,7 @@ from educompte.audit.services import record
 from educompte.pupils import passwords
 from educompte.pupils.models import AccountState, Student, StudentAccount
 from educompte.pupils.services import SignIn, provisional_password, sign_in_pupil
-from educompte.registry.parsers import (
-    SieclePupils,
-    read_nomenclature,
-)
+from educompte.registry.parsers import SieclePupils, read_nomenclature
 from educompte.registry.services import purge_departed, run_import
 from educompte.schools.models import Division, Mef, school_year_of
 from tests.registry_helpers import (

@@ -22,13 +22,7 @@ from educompte.registry.models import TransferRequest
 from educompte.sso import selectors as sso_selectors
 from educompte.sso import services as sso_services
 from tests.helpers import verified_client
-from tests.registry_helpers import (
-    COEUR,
-    attack_csv,
-    import_as,
-    snapshot,
-    state_of,
-)
+from tests.registry_helpers import COEUR, attack_csv, import_as, snapshot, state_of
 
 pytestmark = pytest.mark.django_db
 COLLEGE_UAI, LYCEE_UAI = "0380001V", "0380002W"

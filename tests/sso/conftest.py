@@ -9,12 +9,7 @@ from educompte.pupils.models import AccountState, StudentAccount
 from educompte.sso import services as sso_services
 from tests.factories import DivisionFactory, MefFactory, make_pupil
 from tests.helpers import signed_in
-from tests.oidc_helpers import (
-    ALL_SCOPES,
-    CALLBACK,
-    LOGOUT_RETURN,
-    RelyingParty,
-)
+from tests.oidc_helpers import ALL_SCOPES, CALLBACK, LOGOUT_RETURN, RelyingParty
 
 
 @pytest.fixture

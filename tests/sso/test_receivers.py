@@ -9,11 +9,7 @@ from educompte.pupils import services as pupil_services
 from educompte.pupils.models import AccountState
 from tests.factories import make_head, make_pupil
 from tests.helpers import signed_in
-from tests.oidc_helpers import (
-    authorize,
-    callback_url,
-    sign_in_flow,
-)
+from tests.oidc_helpers import authorize, callback_url, sign_in_flow
 
 pytestmark = pytest.mark.django_db
 

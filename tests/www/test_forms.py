@@ -8,10 +8,7 @@ from django.test.html import parse_html
 from django.utils.safestring import mark_safe
 
 from educompte.www.forms import FastSelect, PupilSearchForm
-from tests.factories import (
-    DivisionFactory,
-    MefFactory,
-)
+from tests.factories import DivisionFactory, MefFactory
 from tests.html_helpers import elements, find
 
 # --- FastSelect -----------------------------------------------------------------------------

@@ -14,10 +14,7 @@ from django.utils import timezone
 from educompte.accounts.models import Delegation, Right
 from educompte.accounts.services import default_delegation_end, one_year_after
 from educompte.audit.models import AuditEvent
-from tests.factories import (
-    AgentFactory,
-    make_delegate,
-)
+from tests.factories import AgentFactory, make_delegate
 
 pytestmark = pytest.mark.django_db
 UAI = "0380001V"

@@ -13,10 +13,7 @@ from django.urls import reverse
 
 from educompte.audit.models import AuditEvent
 from educompte.pupils import services
-from tests.factories import (
-    make_delegate,
-    make_pupil,
-)
+from tests.factories import make_delegate, make_pupil
 
 pytestmark = pytest.mark.django_db
 UAI = "0380001V"

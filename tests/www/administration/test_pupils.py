@@ -15,10 +15,7 @@ from educompte.audit.models import AuditEvent
 from educompte.pupils import services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
-from tests.factories import (
-    DivisionFactory,
-    make_pupil,
-)
+from tests.factories import DivisionFactory, make_pupil
 
 pytestmark = pytest.mark.django_db
 UAI = "0380001V"

@@ -14,19 +14,9 @@ from django.utils import timezone
 
 from educompte.pupils import selectors
 from educompte.pupils.models import AccountState, StudentAccount
-from tests.factories import (
-    DivisionFactory,
-    MefFactory,
-    make_pupil,
-)
+from tests.factories import DivisionFactory, MefFactory, make_pupil
 from tests.helpers import lock_account, signed_in
-from tests.html_helpers import (
-    account_rows,
-    elements,
-    find,
-    one,
-    table_headers,
-)
+from tests.html_helpers import account_rows, elements, find, one, table_headers
 
 # --- Search, filters, sorting, pagination --------------------------------------------------
 

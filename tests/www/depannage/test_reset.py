@@ -15,10 +15,7 @@ from educompte.accounts.models import StaffAlert, ThrottleCounter
 from educompte.audit.models import AuditEvent
 from educompte.pupils import services
 from educompte.pupils.models import StudentAccount
-from tests.factories import (
-    make_head,
-    make_pupil,
-)
+from tests.factories import make_head, make_pupil
 from tests.helpers import activate_through_the_web, new_client, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -16,12 +16,7 @@ from django.utils import timezone
 from educompte.accounts import throttling
 from educompte.accounts.models import ThrottleCounter, User
 from educompte.pupils.models import AccountState, Student, StudentAccount
-from tests.factories import (
-    DivisionFactory,
-    EstablishmentFactory,
-    MefFactory,
-    make_pupil,
-)
+from tests.factories import DivisionFactory, EstablishmentFactory, MefFactory, make_pupil
 from tests.helpers import lock_account, signed_in
 from tests.html_helpers import account_rows, elements, find, in_row, one
 

@@ -21,11 +21,7 @@ from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.pupils.services import SignIn
 from tests.factories import AGENT_PASSWORD, make_delegate, make_pupil
 from tests.helpers import new_client, signed_in
-from tests.html_helpers import (
-    label_of,
-    parse,
-    without_csrf,
-)
+from tests.html_helpers import label_of, parse, without_csrf
 
 pytestmark = pytest.mark.usefixtures("locmem_mail")
 

@@ -17,10 +17,7 @@ from educompte.accounts.models import ThrottleCounter
 from educompte.pupils import services
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.pupils.services import SignIn
-from tests.factories import (
-    make_head,
-    make_pupil,
-)
+from tests.factories import make_head, make_pupil
 from tests.helpers import activate_through_the_web, new_client
 from tests.html_helpers import error_alerts
 
