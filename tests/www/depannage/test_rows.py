@@ -1,7 +1,8 @@
 """educompte/www/rows.py: the Dépannage rows written in Python (rather than by the template)
 keep the behaviour they replaced: escaping, every state, locks, e-mail, English.
 
-Only behaviour is asserted here, never timings."""
+Only behaviour is asserted here, never timings.
+"""
 
 from __future__ import annotations
 
