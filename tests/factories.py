@@ -56,21 +56,33 @@ class AgentFactory(factory.django.DjangoModelFactory):
     last_name = factory.Sequence(lambda n: f"Numéro{n}")
     password = factory.django.Password(AGENT_PASSWORD)
 
+    class Params:
+        # Argon2id costs tens of milliseconds per hash: agents signed in with
+        # ``Client.force_login`` take ``quick=True``, an unusable password never hashed.
+        quick = factory.Trait(password=factory.LazyFunction(lambda: make_password(None)))
 
-def make_head(establishment: Establishment, **kwargs) -> User:
-    agent = AgentFactory(**kwargs)
+
+def make_head(establishment: Establishment, *, quick: bool = False, **kwargs) -> User:
+    agent = AgentFactory(quick=quick, **kwargs)
     Assignment.objects.create(agent=agent, establishment=establishment, role=Assignment.Role.HEAD)
     return agent
 
 
 def make_delegate(
-    establishment: Establishment, right: str = Right.DEPANNAGE, *, end=None, **kwargs
+    establishment: Establishment,
+    right: str = Right.DEPANNAGE,
+    *,
+    start=None,
+    end=None,
+    quick: bool = False,
+    **kwargs,
 ) -> User:
-    agent = AgentFactory(**kwargs)
+    agent = AgentFactory(quick=quick, **kwargs)
     Delegation.objects.create(
         agent=agent,
         establishment=establishment,
         right=right,
+        start=start or timezone.localdate(),
         end=end or timezone.localdate() + datetime.timedelta(days=30),
     )
     return agent
@@ -99,41 +111,3 @@ def make_pupil(
     account.state = state
     account.save(update_fields=["state"])
     return account, password
-
-
-# --- Agents without a usable password -------------------------------------------------
-# Argon2id costs tens of milliseconds per hash: tests that sign agents in with
-# ``Client.force_login`` use these instead, which never hash anything.
-
-
-class QuickAgentFactory(AgentFactory):
-    password = factory.LazyFunction(lambda: make_password(None))
-
-
-def make_quick_agent(**kwargs) -> User:
-    return QuickAgentFactory(**kwargs)
-
-
-def make_quick_head(establishment: Establishment, **kwargs) -> User:
-    agent = QuickAgentFactory(**kwargs)
-    Assignment.objects.create(agent=agent, establishment=establishment, role=Assignment.Role.HEAD)
-    return agent
-
-
-def make_quick_delegate(
-    establishment: Establishment,
-    right: str = Right.DEPANNAGE,
-    *,
-    start=None,
-    end=None,
-    **kwargs,
-) -> User:
-    agent = QuickAgentFactory(**kwargs)
-    Delegation.objects.create(
-        agent=agent,
-        establishment=establishment,
-        right=right,
-        start=start or timezone.localdate(),
-        end=end or timezone.localdate() + datetime.timedelta(days=30),
-    )
-    return agent

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+
+@dataclasses.dataclass
+class Element:
+    """An element of a page with its attributes, its text and where it stands."""
+
+    tag: str
+    attrs: dict[str, str]
+    row: int | None  # account id of the enclosing <tr data-account>, if any
+    cell: int | None  # index of the enclosing <td> in that row
+    form: str | None  # id of the enclosing <form>, if any
+    parts: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
 
 
 class _Page(HTMLParser):
@@ -22,9 +45,54 @@ class _Page(HTMLParser):
         self._row: tuple[dict[str, str], list[str]] | None = None
         self._cell: list[str] | None = None
         self._th: list[str] | None = None
+        # Every element, in document order (see ``elements``).
+        self.elements: list[Element] = []
+        self._open: list[Element] = []
+        self._account: int | None = None
+        self._account_cell: int | None = None
+        self._form: str | None = None
+        self._self_closing = False
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._self_closing = True
+        try:
+            self.handle_starttag(tag, attrs)
+            self.handle_endtag(tag)
+        finally:
+            self._self_closing = False
+
+    def _start_element(self, tag: str, a: dict[str, str]) -> None:
+        if self._self_closing:
+            self.elements.append(Element(tag, a, self._account, self._account_cell, self._form))
+            return
+        if tag == "tr":
+            account = a.get("data-account", "")
+            self._account = int(account) if account.isdigit() else None
+            self._account_cell = None
+        elif tag == "td" and self._account is not None:
+            self._account_cell = 0 if self._account_cell is None else self._account_cell + 1
+        elif tag == "form":
+            self._form = a.get("id", "")
+        element = Element(tag, a, self._account, self._account_cell, self._form)
+        self.elements.append(element)
+        if tag not in _VOID:
+            self._open.append(element)
+
+    def _end_element(self, tag: str) -> None:
+        if self._self_closing:
+            return
+        if tag == "tr":
+            self._account = self._account_cell = None
+        elif tag == "form":
+            self._form = None
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag == tag:
+                del self._open[i:]
+                break
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
+        self._start_element(tag, a)
         self.handlers += [k for k in a if k.startswith("on")]
         if tag in ("input", "select", "textarea"):
             self.inputs.append({"tag": tag, **a})
@@ -40,6 +108,7 @@ class _Page(HTMLParser):
             self._th = []
 
     def handle_endtag(self, tag: str) -> None:
+        self._end_element(tag)
         if tag == "label" and self._label is not None:
             self.labels.append((self._label[0], " ".join("".join(self._label[1]).split())))
             self._label = None
@@ -57,6 +126,8 @@ class _Page(HTMLParser):
             self._row = None
 
     def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element.parts.append(data)
         for sink in (self._label, self._script):
             if sink is not None:
                 sink[1].append(data)
@@ -71,6 +142,33 @@ def parse(html: str) -> _Page:
     page.feed(html)
     page.close()
     return page
+
+
+def elements(html: str) -> list[Element]:
+    """Every element of the page, each knowing its row, cell and form (see ``Element``)."""
+    return parse(html).elements
+
+
+def find(found: list[Element], tag: str, *, cls: str | None = None, **attrs) -> list[Element]:
+    """The elements of ``found`` with this tag, class and attributes (``data_x`` is
+    ``data-x``, a trailing ``_`` is dropped: ``type_``)."""
+    return [
+        e
+        for e in found
+        if e.tag == tag
+        and (cls is None or cls in e.classes)
+        and all(e.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())
+    ]
+
+
+def in_row(found: list[Element], account_id: int, cell: int | None = None) -> list[Element]:
+    """The elements of the table row of an account, or of one of its cells."""
+    return [e for e in found if e.row == account_id and (cell is None or e.cell == cell)]
+
+
+def one(found: list[Element]) -> Element:
+    assert len(found) == 1, found
+    return found[0]
 
 
 def label_of(html: str, field_name: str) -> str:

@@ -29,11 +29,11 @@ from educompte.registry.models import ImportJob, TransferRequest
 from educompte.schools.models import Establishment
 from educompte.sso.services import register_service
 from tests.factories import (
+    AgentFactory,
     EstablishmentFactory,
+    make_delegate,
+    make_head,
     make_pupil,
-    make_quick_agent,
-    make_quick_delegate,
-    make_quick_head,
 )
 from tests.helpers import new_client
 
@@ -304,17 +304,17 @@ def world(django_db_setup, django_db_blocker):
         lycee = EstablishmentFactory(uai="0380002W", name="Lycée Marie Curie")
         account, password = make_pupil(college)
         classmate, _pw = make_pupil(college, first_name="Hugo", last_name="Berthier")
-        delegate = make_quick_delegate(college, username="vie-scolaire-rapide")
-        no_right = make_quick_agent(username="agent-sans-droit")
+        delegate = make_delegate(college, username="vie-scolaire-rapide", quick=True)
+        no_right = AgentFactory(username="agent-sans-droit", quick=True)
         users = {
             ANONYMOUS: None,
             PUPIL: classmate.user,
             NO_RIGHT: no_right,
-            OTHER_HEAD: make_quick_head(lycee, username="principal2-rapide"),
+            OTHER_HEAD: make_head(lycee, username="principal2-rapide", quick=True),
             DELEGATE: delegate,
-            HEAD: make_quick_head(college, username="principal-rapide"),
-            HEAD_2FA: make_quick_head(college, username="principal-verifie"),
-            ACADEMY: make_quick_agent(username="rectorat", is_academy_admin=True),
+            HEAD: make_head(college, username="principal-rapide", quick=True),
+            HEAD_2FA: make_head(college, username="principal-verifie", quick=True),
+            ACADEMY: AgentFactory(username="rectorat", is_academy_admin=True, quick=True),
         }
         alert = StaffAlert.objects.create(
             establishment=college, agent=delegate, kind="resets", message="Beaucoup."

@@ -25,7 +25,7 @@ from educompte.schools import services as school_services
 from educompte.schools.models import Establishment, Mef
 from educompte.sso import services as sso_services
 from educompte.sso.models import Service
-from tests.factories import make_quick_agent, make_quick_delegate
+from tests.factories import AgentFactory, make_delegate
 from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_nothing_but_the_operator_principal_is_the_operator(college, nobody):
 
 
 def test_the_operator_delegates_and_is_journaled_as_before(college):
-    agent = make_quick_agent(username="cpe")
+    agent = AgentFactory(username="cpe", quick=True)
     delegation = account_services.delegate(
         agent, college, DEP, end=_in_a_month(), granted_by=authz.OPERATOR
     )
@@ -95,7 +95,7 @@ def test_the_operator_delegates_and_is_journaled_as_before(college):
 
 
 def test_the_operator_runs_the_academy_services(college):
-    agent = make_quick_agent(username="nouveau-chef")
+    agent = AgentFactory(username="nouveau-chef", quick=True)
     account_services.appoint_head(college, agent, by=authz.OPERATOR)
     assert authz.is_head(agent, college)
     account_services.remove_head(college, agent, by=authz.OPERATOR)
@@ -138,7 +138,7 @@ def test_a_refusal_reaching_a_view_is_a_403(college, quick_delegate):
 
 
 def test_delegation_errors_carry_the_users_message(college, quick_head):
-    agent = make_quick_agent(username="cpe")
+    agent = AgentFactory(username="cpe", quick=True)
     today = timezone.localdate()
     cases = [
         (today - DAY, None, account_services.EndInPast, "La date de fin est déjà passée."),
@@ -176,7 +176,7 @@ def test_delegation_errors_carry_the_users_message(college, quick_head):
 def test_delegate_and_revoke_refuse_anyone_but_the_head(
     college, lycee, quick_head, quick_delegate, quick_other_head, academy_admin
 ):
-    agent = make_quick_agent(username="cpe")
+    agent = AgentFactory(username="cpe", quick=True)
     for grantor in (quick_delegate, quick_other_head, academy_admin, agent):
         with pytest.raises(authz.NotHead):
             account_services.delegate(agent, college, DEP, end=_in_a_month(), granted_by=grantor)
@@ -186,7 +186,7 @@ def test_delegate_and_revoke_refuse_anyone_but_the_head(
         agent, college, DEP, end=_in_a_month(), granted_by=quick_head
     )
     assert delegation.granted_by == quick_head
-    admin = make_quick_delegate(college, ADM, username="adjoint")
+    admin = make_delegate(college, ADM, username="adjoint", quick=True)
     for revoker in (quick_delegate, quick_other_head, admin):
         with pytest.raises(authz.NotHead):
             account_services.revoke_delegation(delegation, by=revoker)
@@ -198,7 +198,7 @@ def test_delegate_and_revoke_refuse_anyone_but_the_head(
 
 
 def test_headships_are_for_academy_administrators(college, quick_head, academy_admin):
-    agent = make_quick_agent(username="nouveau-chef")
+    agent = AgentFactory(username="nouveau-chef", quick=True)
     with pytest.raises(authz.NotAcademyAdmin):
         account_services.appoint_head(college, agent, by=quick_head)
     with pytest.raises(authz.NotAcademyAdmin):
@@ -211,7 +211,7 @@ def test_headships_are_for_academy_administrators(college, quick_head, academy_a
 
 
 def test_second_factor_reset_is_for_academy_administrators(college, quick_head, academy_admin):
-    agent = make_quick_agent(username="cpe")
+    agent = AgentFactory(username="cpe", quick=True)
     TOTPDevice.objects.create(user=agent, name="app", confirmed=True)
     with pytest.raises(authz.NotAcademyAdmin):
         otp.reset_second_factor(agent, by=quick_head)
@@ -305,7 +305,7 @@ def test_the_memo_belongs_to_one_user_object(college, quick_delegate):
 
 
 def test_a_write_through_the_services_forgets_the_grants_read(college, quick_head):
-    agent = make_quick_agent(username="cpe")
+    agent = AgentFactory(username="cpe", quick=True)
     with authz.rights_read_once(agent):
         assert not authz.has_right(agent, DEP, college)
         delegation = account_services.delegate(

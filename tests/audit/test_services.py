@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from educompte.accounts import authz
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record, record_many
-from tests.factories import make_pupil, make_quick_head
+from tests.factories import make_head, make_pupil
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def pupils(college):
 
 
 def test_record_many_writes_what_record_writes_in_one_insert(college, pupils):
-    head = make_quick_head(college, username="chef")
+    head = make_head(college, username="chef", quick=True)
     events = [(account, {"n": i}) for i, account in enumerate(pupils)]
     with CaptureQueriesContext(connection) as queries:
         written = record_many(

@@ -17,22 +17,15 @@ from playwright.sync_api import Page, expect
 from educompte.accounts import authz
 from educompte.accounts.services import add_agent
 from educompte.demo import siecle
-from educompte.demo.services import COLLEGE_UAI, DEMO_PASSWORD, load_demo
+from educompte.demo.services import COLLEGE_UAI, load_demo
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.schools.models import Establishment, school_year_of
+from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 AGENT_LOGIN = "nouvel.agent"
 AGENT_PASSWORD = "un mot de passe pour le nouvel agent"
-
-
-def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto("/portail/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_role("heading", name="Portail des personnels")).to_be_visible()
 
 
 def enrol_second_factor(page: Page) -> None:

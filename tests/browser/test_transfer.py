@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 from educompte.demo.services import COLLEGE_UAI, LYCEE_UAI, load_demo
 from educompte.pupils.models import AccountState, StudentAccount
 from educompte.registry.models import TransferRequest
-from tests.browser.test_administration import sign_in
-from tests.test_registry import csv_bytes
+from tests.browser.helpers import sign_in
+from tests.registry_helpers import csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
