@@ -93,6 +93,9 @@ class StudentAccount(models.Model):
     # to it is followed, so a stolen session cannot divert the reset links at once.
     pending_email = models.EmailField(_("adresse électronique à confirmer"), blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Deactivated by staff (with a reason), not by the registry: a later import listing the
+    # pupil again does not bring the account back; only a reactivation does.
+    deactivated_by_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

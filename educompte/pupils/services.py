@@ -341,7 +341,7 @@ def deactivate(
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": [_("Indiquez le motif de la désactivation.")]})
-    done = lifecycle.deactivate(_scoped_accounts(agent, establishment, account_ids))
+    done = lifecycle.deactivate(_scoped_accounts(agent, establishment, account_ids), by_staff=True)
     record_many(
         AuditEvent.Action.ACCOUNT_DEACTIVATED,
         [(account, {"reason": reason[:500]}) for account in done],
