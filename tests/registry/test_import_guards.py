@@ -60,9 +60,7 @@ def state_counts(establishment) -> dict[str, int]:
     return {s: accounts.filter(state=s).count() for s in AccountState.values}
 
 
-@pytest.mark.parametrize(
-    ("live", "limit"), [(0, 0), (10, 0), (100, 5), (400, 20), (2000, 20)]
-)
+@pytest.mark.parametrize(("live", "limit"), [(0, 0), (10, 0), (100, 5), (400, 20), (2000, 20)])
 def test_the_limit_is_five_percent_or_twenty(live, limit):
     assert mass_deactivation_limit(live) == limit
 
@@ -138,9 +136,7 @@ def test_the_command_line_refuses_then_accepts_with_the_count(college, forty, tm
             stdout=io.StringIO(),
         )
     out = io.StringIO()
-    call_command(
-        "import_students", str(path), uai=college.uai, allow_deactivations=10, stdout=out
-    )
+    call_command("import_students", str(path), uai=college.uai, allow_deactivations=10, stdout=out)
     assert "deactivated 10" in out.getvalue()
     assert state_counts(college)[AccountState.DEACTIVATED] == 10
 
