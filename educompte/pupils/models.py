@@ -47,6 +47,9 @@ class Student(models.Model):
             # The console's MEF filter list reads the MEFs of one establishment from here, and
             # its counts join the accounts from here without reading the table (PostgreSQL).
             models.Index(fields=["establishment", "mef"], include=["id"], name="student_est_mef"),
+            # « Demander à mon établissement » without the identifier finds the pupil by
+            # date of birth and name across the installation (an anonymous page).
+            models.Index(fields=["birth_date", "search_name"], name="student_birth_name"),
         ]
 
     def __str__(self) -> str:

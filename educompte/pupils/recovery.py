@@ -29,6 +29,7 @@ from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.after_response import Defer
+from educompte.core.text import normalize
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.pupils.signals import credentials_revoked
 from educompte.schools.models import Establishment
@@ -395,18 +396,56 @@ def end_other_sessions(user: User) -> None:
 MAX_OPEN_PER_ACCOUNT = 1
 
 
+def _account_asking(
+    identifier: str,
+    class_given: str,
+    last_name: str,
+    first_name: str,
+    birth_date: datetime.date | None,
+) -> StudentAccount | None:
+    """The live account a request is about: by identifier, or else by name, first name and
+    date of birth (the class tells homonyms born the same day apart). Nobody when that
+    is not exactly one pupil."""
+    live = StudentAccount.objects.select_related("student__division", "user").exclude(
+        state=AccountState.DEACTIVATED
+    )
+    identifier = (identifier or "").strip().lower()
+    if identifier:
+        return live.filter(user__username=identifier).first()
+    if not (last_name.strip() and first_name.strip() and birth_date):
+        return None
+    found = list(
+        live.filter(
+            student__search_name=normalize(f"{last_name} {first_name}"),
+            student__birth_date=birth_date,
+        )[:20]
+    )
+    if len(found) > 1:
+        wanted = normalize(class_given).replace(" ", "")
+        found = [
+            a
+            for a in found
+            if a.student.division_id
+            and normalize(a.student.division.code).replace(" ", "") == wanted
+        ]
+    return found[0] if len(found) == 1 else None
+
+
 @transaction.atomic
 def create_support_request(
-    identifier: str, class_given: str, message: str, *, ip: str | None = None
+    identifier: str,
+    class_given: str,
+    message: str,
+    *,
+    last_name: str = "",
+    first_name: str = "",
+    birth_date: datetime.date | None = None,
+    ip: str | None = None,
 ) -> None:
-    """File a request with the pupil's school. Silent when the identifier is unknown (the
-    answer must not reveal which identifiers exist); one open request per account."""
-    account = (
-        StudentAccount.objects.select_related("student", "user")
-        .filter(user__username=(identifier or "").strip().lower())
-        .exclude(state=AccountState.DEACTIVATED)
-        .first()
-    )
+    """File a request with the pupil's school, found by identifier or else by name, first
+    name and date of birth. Silent when nobody (or more than one pupil) matches: the
+    answer must not reveal who has an account; one open request per account."""
+    account = _account_asking(identifier, class_given, last_name, first_name, birth_date)
     if account is None:
         return
     existing = SupportRequest.objects.filter(account=account, status=SupportRequest.Status.OPEN)
