@@ -13,6 +13,7 @@ about them.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 from collections.abc import Callable, Iterator
@@ -75,6 +76,9 @@ class ImportReport:
     # except those staff deactivated, which stay deactivated.
     reactivated: int = 0
     kept_deactivated: int = 0
+    # New pupils with the name and class of a pupil already there: two pupils, or one
+    # listed under another registry id? Staff check before handing out letters.
+    homonyms: int = 0
     # Live accounts before the import, and the most deactivations it may make without the
     # count being confirmed (``mass_deactivation_limit``).
     live_before: int = 0
@@ -89,6 +93,7 @@ class ImportReport:
             "transfer_refused": [],
             "reactivated": [],
             "kept_deactivated": [],
+            "homonym": [],
         }
     )
 
@@ -379,7 +384,29 @@ def _apply_batch(
     if to_request:
         _request_transfers(ctx, to_request, report)
     if new:
+        _flag_homonyms(ctx, new, report)
         seen.update(_create(ctx, new, report))
+
+
+def _flag_homonyms(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> None:
+    """New pupils whose name and class match a pupil already in the establishment, or
+    another new pupil of the same batch."""
+    keys = [
+        (normalize(f"{r.last_name[:100]} {r.first_name[:100]}"), r.division_code or None)
+        for r in records
+    ]
+    existing = set(
+        Student.objects.filter(
+            establishment=ctx.establishment, search_name__in={name for name, _code in keys}
+        )
+        .exclude(account__state=AccountState.DEACTIVATED)
+        .values_list("search_name", "division__code")
+    )
+    in_file = collections.Counter(keys)
+    for key, rec in zip(keys, records, strict=True):
+        if key in existing or in_file[key] > 1:
+            report.homonyms += 1
+            report.sample("homonym", _file_label(rec))
 
 
 def _request_transfers(

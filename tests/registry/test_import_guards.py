@@ -191,3 +191,21 @@ def test_reactivation_by_staff_clears_the_mark(college, forty, quick_head):
     account.refresh_from_db()
     assert account.state == AccountState.NOT_INFORMED
     assert not account.deactivated_by_staff
+
+
+# --- Homonyms -------------------------------------------------------------------------------
+
+
+def test_the_preview_flags_a_new_pupil_with_the_name_and_class_of_another(college, forty):
+    twin = row(99, nom="Élève003", prenom="Zoé", classe="6A")
+    other_class = row(98, nom="Élève004", prenom="Zoé", classe="5B")
+    report = import_rows(college, [*forty, twin, other_class], dry_run=True)
+    assert report.created == 2
+    assert report.homonyms == 1
+    assert report.samples["homonym"] == ["Élève003 Zoé (6A)"]
+
+
+def test_two_new_pupils_of_the_same_name_and_class_are_both_flagged(college):
+    report = import_rows(college, [row(1, nom="Martin"), row(2, nom="Martin")])
+    assert (report.created, report.homonyms) == (2, 2)
+    assert StudentAccount.objects.count() == 2
