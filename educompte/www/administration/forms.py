@@ -57,13 +57,14 @@ class AuditFilterForm(DsfrBaseForm):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, actions: list[tuple[str, str]] | None = None, **kwargs) -> None:
+        """``actions``: the choices of the action filter (those of the establishment's
+        journal); every action when not given."""
         from educompte.audit.models import AuditEvent
 
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Toutes les actions"))] + list(
-            AuditEvent.Action.choices
-        )
+        choices = AuditEvent.Action.choices if actions is None else actions
+        self.fields["action"].choices = [("", _("Toutes les actions")), *choices]
 
 
 class DecisionForm(DsfrBaseForm):
