@@ -150,6 +150,22 @@ def _refuse(job: ImportJob, status: str, exc: BadFile | None) -> None:
     _cleanup(job)
 
 
+def preview_as_complete(agent: User, job: ImportJob) -> None:
+    """The person says the short file is a complete export after all: preview it again
+    as complete (the mass-deactivation guard then applies)."""
+    authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
+    if job.status != ImportJob.Status.PREVIEWED or job.complete:
+        return
+    try:
+        report = run_import(agent, job.establishment, _source(job), complete=True, dry_run=True)
+    except BadFile as exc:  # the stored file cannot have changed; refuse cleanly anyway
+        _refuse(job, ImportJob.Status.REFUSED, exc)
+    else:
+        job.complete = True
+        job.preview = report.as_dict() | {"far_fewer": False, "insisted_complete": True}
+    job.save()
+
+
 def confirm(agent: User, job: ImportJob, *, deactivations: int | None = None) -> None:
     """Run the previewed import, in the background unless configured otherwise. A mass
     deactivation runs only if ``deactivations`` is the number the preview showed

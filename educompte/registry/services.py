@@ -37,6 +37,9 @@ from educompte.schools.models import Division, Establishment, Mef, school_year_o
 
 BATCH = 1000
 SAMPLES = 20
+# The preview lists every account a mass deactivation would deactivate (up to this many):
+# the person confirms having read who they are.
+SAMPLE_LIMITS = {"deactivated": 2000}
 # A complete import deactivating more than this share of the establishment's live accounts,
 # or more than this number, is most likely the wrong file (one class's export, last
 # year's…): it runs only when the person confirms the count they were shown.
@@ -118,7 +121,7 @@ class ImportReport:
         return self.deactivated > self.deactivation_limit
 
     def sample(self, kind: str, text: str) -> None:
-        if len(self.samples[kind]) < SAMPLES:
+        if len(self.samples[kind]) < SAMPLE_LIMITS.get(kind, SAMPLES):
             self.samples[kind].append(text)
 
     def as_dict(self) -> dict:
