@@ -58,10 +58,14 @@ def ask_school(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if (refused := _too_many(request)) is not None:
             return refused
+        data = form.cleaned_data
         recovery.create_support_request(
-            form.cleaned_data["identifier"],
-            form.cleaned_data["class_given"],
-            form.cleaned_data["message"],
+            data["identifier"],
+            data["class_given"],
+            data["message"],
+            last_name=data["last_name"],
+            first_name=data["first_name"],
+            birth_date=data["birth_date"],
             ip=client_ip(request),
         )
         return render(request, "pupil/ask_school_sent.html")

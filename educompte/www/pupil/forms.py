@@ -67,11 +67,37 @@ class ForgotForm(DsfrBaseForm):
 
 
 class SupportRequestForm(DsfrBaseForm):
+    """The identifier, or else the name, first name and date of birth (a pupil who lost
+    the letter does not know the identifier)."""
+
     identifier = forms.CharField(
-        label=_("Identifiant"),
+        label=_("Identifiant (si vous le connaissez)"),
         max_length=150,
+        required=False,
         help_text=_("Il figure sur le courrier remis par l'établissement."),
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    last_name = forms.CharField(
+        label=_("Nom"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    first_name = forms.CharField(
+        label=_("Prénom"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    birth_date = forms.DateField(
+        label=_("Date de naissance"),
+        required=False,
+        help_text=_("Format attendu : jj/mm/aaaa"),
+        input_formats=["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"],
+        widget=forms.DateInput(
+            attrs={"autocomplete": "bday", "inputmode": "numeric"}, format="%d/%m/%Y"
+        ),
+        error_messages={"invalid": _("Saisissez une date valide, par exemple 14/03/2011.")},
     )
     class_given = forms.CharField(label=_("Classe"), max_length=30, help_text=_("Par exemple : 3A"))
     message = forms.CharField(
@@ -80,6 +106,20 @@ class SupportRequestForm(DsfrBaseForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("identifier", "").strip() or "birth_date" in self.errors:
+            return data
+        missing = {
+            "last_name": _("Indiquez votre nom (ou votre identifiant)."),
+            "first_name": _("Indiquez votre prénom (ou votre identifiant)."),
+            "birth_date": _("Indiquez votre date de naissance (ou votre identifiant)."),
+        }
+        for name, message in missing.items():
+            if not data.get(name):
+                self.add_error(name, message)
+        return data
 
 
 class ChangePasswordForm(NewPasswordForm):
