@@ -111,6 +111,10 @@ ACCESS: dict[str, dict] = {
     # Django's view only changes the language on POST; a GET just goes back home.
     "set_language": same_for_all(Redirect("/")),
     "home": same_for_all(200),
+    # The footer's pages: public.
+    "accessibility": same_for_all(200),
+    "legal_notice": same_for_all(200),
+    "personal_data": same_for_all(200),
     "pupil:login": same_for_all(200),
     # Without a pending activation in the session, everybody is sent to sign in first.
     "pupil:activate": same_for_all(Redirect(PUPIL_SIGN_IN)),

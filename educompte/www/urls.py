@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from educompte.www import pages
 from educompte.www.academy import views as academy
 from educompte.www.administration import (
     activation,
@@ -124,6 +125,9 @@ academy_patterns = (
 
 urlpatterns = [
     path("", portal.home, name="home"),
+    path("accessibilite/", pages.accessibility, name="accessibility"),
+    path("mentions-legales/", pages.legal_notice, name="legal_notice"),
+    path("donnees-personnelles/", pages.personal_data, name="personal_data"),
     path("", include(pupil_patterns)),
     path("portail/", include(portal_patterns)),
     path("depannage/<str:uai>/", include(depannage_patterns)),
