@@ -261,6 +261,7 @@ _SENTENCES: dict[str, Callable[[_Names], str]] = {
         gettext_noop("%(pupil)s a indiqué une nouvelle adresse électronique, à confirmer")
     ),
     A.EMAIL_REMOVED: _simple(gettext_noop("%(pupil)s a retiré son adresse électronique")),
+    A.STAFF_PASSWORD_SET: _simple(gettext_noop("%(actor)s a choisi son mot de passe")),
 }
 
 

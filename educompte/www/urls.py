@@ -8,11 +8,12 @@ from educompte.www.administration import (
     imports,
     journal,
     letters,
+    staff,
     transfers,
 )
 from educompte.www.administration import pupils as admin_pupils
 from educompte.www.depannage import views as depannage
-from educompte.www.portal import second_factor
+from educompte.www.portal import second_factor, staff_account
 from educompte.www.portal import views as portal
 from educompte.www.pupil import account as pupil_account
 from educompte.www.pupil import views as pupil
@@ -46,6 +47,14 @@ portal_patterns = (
         path("connexion/", portal.sign_in, name="login"),
         path("deconnexion/", portal.sign_out, name="logout"),
         path("alertes/<int:alert_id>/lue/", portal.dismiss_alert, name="dismiss_alert"),
+        path("mon-compte/", staff_account.my_account, name="account"),
+        path("invitation/<str:token>/", staff_account.invitation, name="invitation"),
+        path("mot-de-passe-oublie/", staff_account.forgot, name="forgot"),
+        path(
+            "mot-de-passe-oublie/<str:uidb64>/<str:token>/",
+            staff_account.recovery_link,
+            name="recovery_link",
+        ),
     ],
     "portal",
 )
@@ -86,6 +95,8 @@ administration_patterns = (
             transfers.decide,
             name="transfer_decide",
         ),
+        path("personnels/", staff.staff_list, name="staff"),
+        path("personnels/invitation/", staff.resend_invitation, name="resend_invitation"),
         path("delegations/", delegations.delegations, name="delegations"),
         path(
             "delegations/<int:delegation_id>/revoquer/",

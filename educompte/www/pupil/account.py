@@ -18,11 +18,10 @@ from educompte.pupils import recovery
 from educompte.pupils.models import StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.nav import email_confirm_url
+from educompte.www.passwords import ChangePasswordForm, NewPasswordForm
 from educompte.www.pupil.forms import (
-    ChangePasswordForm,
     EmailForm,
     ForgotForm,
-    NewPasswordForm,
     SupportRequestForm,
 )
 from educompte.www.pupil.messages import locked_message
