@@ -278,6 +278,17 @@ EDUCOMPTE_DAILY_RESET_LIMIT = int(os.environ.get("EDUCOMPTE_DAILY_RESET_LIMIT", 
 EDUCOMPTE_RESET_ALERT_PER_HOUR = int(os.environ.get("EDUCOMPTE_RESET_ALERT_PER_HOUR", "50"))
 # Departed pupils' personal data are erased after this many days (3 months).
 EDUCOMPTE_RETENTION_DAYS = int(os.environ.get("EDUCOMPTE_RETENTION_DAYS", "92"))
+# The legal notice and personal-data pages name who runs this installation.
+EDUCOMPTE_LEGAL_PUBLISHER = os.environ.get(
+    "EDUCOMPTE_LEGAL_PUBLISHER", "Académie de démonstration — rectorat"
+)
+EDUCOMPTE_LEGAL_DIRECTOR = os.environ.get(
+    "EDUCOMPTE_LEGAL_DIRECTOR", "Le recteur ou la rectrice de l'académie"
+)
+EDUCOMPTE_LEGAL_HOST = os.environ.get(
+    "EDUCOMPTE_LEGAL_HOST", "Service informatique de l'académie de démonstration"
+)
+EDUCOMPTE_LEGAL_CONTACT = os.environ.get("EDUCOMPTE_LEGAL_CONTACT", "dpd@educompte.test")
 # Web imports run in a background thread and show their progress; tests run them inline.
 EDUCOMPTE_IMPORT_IN_BACKGROUND = _env_bool("EDUCOMPTE_IMPORT_IN_BACKGROUND", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

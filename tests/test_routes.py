@@ -111,6 +111,10 @@ ACCESS: dict[str, dict] = {
     # Django's view only changes the language on POST; a GET just goes back home.
     "set_language": same_for_all(Redirect("/")),
     "home": same_for_all(200),
+    # The footer's pages: public.
+    "accessibility": same_for_all(200),
+    "legal_notice": same_for_all(200),
+    "personal_data": same_for_all(200),
     "pupil:login": same_for_all(200),
     # Without a pending activation in the session, everybody is sent to sign in first.
     "pupil:activate": same_for_all(Redirect(PUPIL_SIGN_IN)),
@@ -126,6 +130,13 @@ ACCESS: dict[str, dict] = {
     "portal:login": same_for_all(200),
     "portal:logout": same_for_all(405),
     "portal:dismiss_alert": same_for_all(405),
+    "portal:account": agents_only(default=200),
+    "portal:forgot": same_for_all(200),
+    # Invitation and recovery links: the token moves into the session, as for pupils.
+    "portal:invitation": same_for_all(Redirect("/portail/invitation/mot-de-passe/")),
+    "portal:recovery_link": same_for_all(
+        Redirect("/portail/mot-de-passe-oublie/{uidb64}/mot-de-passe/")
+    ),
     "depannage:home": depannage_console(Redirect(DEPANNAGE_PUPILS)),
     "depannage:pupils": depannage_console(200),
     "depannage:reset": depannage_console(200),  # GET: the confirmation page
@@ -144,6 +155,8 @@ ACCESS: dict[str, dict] = {
     "administration:forced_result": administration_console(404),
     "administration:delegations": administration_console(200),
     "administration:revoke_delegation": same_for_all(405),
+    "administration:staff": administration_console(200),
+    "administration:resend_invitation": same_for_all(405),
     "administration:journal": administration_console(200),
     "administration:activation": administration_console(200),
     "administration:letters": administration_console(200),
@@ -200,6 +213,10 @@ POST_ACCESS: dict[str, dict] = {
         Redirect(f"/administration/{COLLEGE_UAI}/delegations/")
     ),
     "administration:journal_csv": administration_console(200),
+    # Nobody to invite again in the empty form: back to the list.
+    "administration:resend_invitation": administration_console(
+        Redirect(f"/administration/{COLLEGE_UAI}/personnels/")
+    ),
     # The job is finished: confirming again changes nothing and shows the job.
     "administration:import_confirm": administration_console(
         Redirect(f"/administration/{COLLEGE_UAI}/import/{{job_id}}/")

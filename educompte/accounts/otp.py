@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime
 import io
+import math
+import time
 
 import django_otp
 from django.conf import settings
@@ -12,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
@@ -23,6 +26,36 @@ from educompte.audit.services import record
 
 DEVICE_NAME = "Application d'authentification"
 RECOVERY_NAME = "Codes de secours"
+
+
+class WaitBeforeRetry(Exception):
+    """django-otp refuses to check a code for a few seconds after a wrong one (1, 2, 4…
+    seconds): the person is told to wait, not that the code is wrong."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"second factor locked for {seconds} s after failed attempts")
+        self.seconds = seconds
+
+
+def _wait_before_retry(device: TOTPDevice) -> None:
+    allowed, data = device.verify_is_allowed()
+    if not allowed and data and data.get("locked_until"):
+        left = (data["locked_until"] - timezone.now()).total_seconds()
+        raise WaitBeforeRetry(max(1, math.ceil(left)))
+
+
+def clock_looks_off(device: TOTPDevice, token: str, *, minutes: int = 10) -> bool:
+    """The refused code is one the application shows up to ``minutes`` earlier or later:
+    the phone's clock is off. A mistyped code matches no such step (41 in a million)."""
+    token = token.strip()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    now = time.time()
+    steps = minutes * 60 // device.step
+    for offset in range(-steps, steps + 1):
+        totp.time = now + offset * device.step
+        if f"{totp.token():0{device.digits}d}" == token:
+            return True
+    return False
 
 
 def has_second_factor(user: User) -> bool:
@@ -95,6 +128,7 @@ def confirm_enrolment(request: HttpRequest, token: str, device_id: int | None) -
     device = session_pending_device(request)
     if device is None or device.pk != device_id or has_second_factor(user):
         raise EnrolmentOutdated
+    _wait_before_retry(device)
     verified = django_otp.verify_token(user, device.persistent_id, token.strip())
     if verified is None:
         return None
@@ -116,7 +150,8 @@ def new_recovery_codes(user: User) -> list[str]:
 
 
 def verify(request: HttpRequest, token: str) -> bool:
-    """A TOTP code (accepted once) or a recovery code (consumed)."""
+    """A TOTP code (accepted once) or a recovery code (consumed). Raises WaitBeforeRetry
+    when the app's codes are locked for a few seconds after wrong ones."""
     user = request.user
     token = "".join(token.split()).lower()
     if not token:
@@ -125,6 +160,8 @@ def verify(request: HttpRequest, token: str) -> bool:
     kinds = [TOTPDevice] if len(token) == 6 and token.isdigit() else [StaticDevice]
     for model in kinds:
         for device in model.objects.filter(user=user, confirmed=True):
+            if model is TOTPDevice:
+                _wait_before_retry(device)
             verified = django_otp.verify_token(user, device.persistent_id, token)
             if verified is not None:
                 django_otp.login(request, verified)

@@ -37,3 +37,20 @@ def alerts_for(user: User) -> list[StaffAlert]:
         .select_related("establishment", "agent")
         .order_by("-created_at")[:20]
     )
+
+
+def live_rights_of(agents: list[User], establishment: Establishment) -> dict[int, list[str]]:
+    """The rights each agent holds by a live delegation in the establishment (labels)."""
+    today = timezone.localdate()
+    rights: dict[int, list[str]] = {}
+    for delegation in Delegation.objects.filter(
+        establishment=establishment,
+        agent__in=agents,
+        revoked_at__isnull=True,
+        start__lte=today,
+        end__gte=today,
+    ).order_by("right"):
+        rights.setdefault(delegation.agent_id, []).append(
+            f"{delegation.get_right_display()} ({delegation.end:%d/%m/%Y})"
+        )
+    return rights

@@ -50,6 +50,7 @@ class AuditEvent(models.Model):
             _("Nouvelle adresse électronique indiquée"),
         )
         EMAIL_REMOVED = "email_removed", _("Adresse électronique retirée")
+        STAFF_PASSWORD_SET = "staff_password_set", _("Mot de passe choisi par un agent")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

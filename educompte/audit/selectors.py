@@ -6,6 +6,8 @@ import csv
 import dataclasses
 import datetime
 import io
+import itertools
+from collections.abc import Iterable, Iterator
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -13,6 +15,7 @@ from django.utils import timezone
 from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
+from educompte.audit.sentences import sentences
 from educompte.core.text import normalize, spreadsheet_cell
 from educompte.schools.models import Establishment
 
@@ -55,10 +58,20 @@ def events_of(
                 filters.end + datetime.timedelta(days=1), datetime.time.min, tz
             )
         )
-    return qs.select_related("account__student").order_by("-created_at", "-pk")
+    return qs.select_related("actor", "account__student").order_by("-created_at", "-pk")
 
 
-CSV_HEADER = ["Date", "Heure", "Agent", "Action", "Élève", "Identifiant", "Adresse IP", "Détails"]
+CSV_HEADER = [
+    "Date",
+    "Heure",
+    "Agent",
+    "Action",
+    "Élève",
+    "Identifiant",
+    "Adresse IP",
+    "Détails",
+    "Événement",
+]
 
 
 def export_csv(events: QuerySet[AuditEvent]) -> bytes:
@@ -66,7 +79,7 @@ def export_csv(events: QuerySet[AuditEvent]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for event in events.iterator(chunk_size=2000):
+    for event, sentence in _with_sentences(events.iterator(chunk_size=2000)):
         when = timezone.localtime(event.created_at)
         student = event.account.student if event.account_id and event.account else None
         details = ", ".join(f"{k}={v}" for k, v in sorted(event.details.items()))
@@ -80,6 +93,28 @@ def export_csv(events: QuerySet[AuditEvent]) -> bytes:
                 spreadsheet_cell(event.subject_label),
                 event.ip_address or "",
                 spreadsheet_cell(details),
+                spreadsheet_cell(sentence),
             ]
         )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def _with_sentences(events: Iterable[AuditEvent]) -> Iterator[tuple[AuditEvent, str]]:
+    """The events with their sentence, built a chunk at a time (one query per chunk for
+    the agents the details name)."""
+    iterator = iter(events)
+    while chunk := list(itertools.islice(iterator, 2000)):
+        yield from zip(chunk, sentences(chunk), strict=True)
+
+
+def actions_of(user: User, establishment: Establishment) -> list[tuple[str, str]]:
+    """The actions found in the establishment's journal, for the filter's list (an action
+    that never happened there is not offered)."""
+    authz.authorize(user, Right.ADMINISTRATION, establishment)
+    found = set(
+        AuditEvent.objects.filter(establishment=establishment)
+        .order_by()
+        .values_list("action", flat=True)
+        .distinct()
+    )
+    return [(value, str(label)) for value, label in AuditEvent.Action.choices if value in found]

@@ -280,7 +280,8 @@ def reactivate(account: StudentAccount, *, now: datetime.datetime | None = None)
     """A deactivated account back to "Non activé - non informé" with a new provisional
     password; the pupil is no longer marked as departed."""
     account.activated_at = None
-    password = _issue(account, Event.REACTIVATION, now, ["activated_at"])
+    account.deactivated_by_staff = False
+    password = _issue(account, Event.REACTIVATION, now, ["activated_at", "deactivated_by_staff"])
     if account.student.left_on:
         account.student.left_on = None
         account.student.save()
@@ -289,7 +290,9 @@ def reactivate(account: StudentAccount, *, now: datetime.datetime | None = None)
 
 def reenter(account: StudentAccount, *, now: datetime.datetime | None = None) -> str:
     """A departed pupil listed again by the registry: fresh credentials (the import has
-    already written the pupil's new data)."""
+    already written the pupil's new data). Not for an account staff deactivated."""
+    if account.deactivated_by_staff:
+        raise AccountDeactivated(Event.REGISTRY_REENTRY, account.state, account)
     return _issue(account, Event.REGISTRY_REENTRY, now, [])
 
 
@@ -327,9 +330,12 @@ def mark_informed(accounts: Sequence[StudentAccount]) -> None:
         account.state = INFORMED
 
 
-def deactivate(accounts: Sequence[StudentAccount]) -> list[StudentAccount]:
+def deactivate(
+    accounts: Sequence[StudentAccount], *, by_staff: bool = False
+) -> list[StudentAccount]:
     """Sign-in refused, provisional password erased, sessions ended, in two bulk updates.
-    Accounts already deactivated are left out; returns those deactivated now.
+    Accounts already deactivated are left out; returns those deactivated now. ``by_staff``:
+    a person decided it (with a reason), so the registry will not bring the account back.
 
     The chosen password's hash stays, so that the pupil who types it is told the account
     is deactivated (and nobody else learns anything)."""
@@ -341,13 +347,20 @@ def deactivate(accounts: Sequence[StudentAccount]) -> list[StudentAccount]:
         account.state = target(Event.DEACTIVATION, account.state, account)
         account.provisional_password_encrypted = None
         account.provisional_expires_at = None
+        account.deactivated_by_staff = by_staff
         account.updated_at = now
         account.user.session_version += 1  # ends every session
         done.append(account)
     if done:
         StudentAccount.objects.bulk_update(
             done,
-            ["state", "provisional_password_encrypted", "provisional_expires_at", "updated_at"],
+            [
+                "state",
+                "provisional_password_encrypted",
+                "provisional_expires_at",
+                "deactivated_by_staff",
+                "updated_at",
+            ],
         )
         User.objects.bulk_update([a.user for a in done], ["session_version"])
         credentials_revoked.send(sender=StudentAccount, user_ids=[a.user_id for a in done])

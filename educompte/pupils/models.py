@@ -47,6 +47,9 @@ class Student(models.Model):
             # The console's MEF filter list reads the MEFs of one establishment from here, and
             # its counts join the accounts from here without reading the table (PostgreSQL).
             models.Index(fields=["establishment", "mef"], include=["id"], name="student_est_mef"),
+            # « Demander à mon établissement » without the identifier finds the pupil by
+            # date of birth and name across the installation (an anonymous page).
+            models.Index(fields=["birth_date", "search_name"], name="student_birth_name"),
         ]
 
     def __str__(self) -> str:
@@ -93,6 +96,9 @@ class StudentAccount(models.Model):
     # to it is followed, so a stolen session cannot divert the reset links at once.
     pending_email = models.EmailField(_("adresse électronique à confirmer"), blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Deactivated by staff (with a reason), not by the registry: a later import listing the
+    # pupil again does not bring the account back; only a reactivation does.
+    deactivated_by_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

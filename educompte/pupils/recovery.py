@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import datetime
 import enum
-import functools
-import logging
-import smtplib
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
@@ -29,34 +25,13 @@ from educompte.accounts.models import Right, User
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
 from educompte.core.after_response import Defer
+from educompte.core.mail import send_later
+from educompte.core.text import normalize
 from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.pupils.signals import credentials_revoked
 from educompte.schools.models import Establishment
 
 _EMAIL_SALT = "educompte.pupils.email-confirmation"
-log = logging.getLogger("educompte.mail")
-
-
-def _deliver(subject: str, body: str, recipients: list[str]) -> bool:
-    """Send one mail; a mail server that is down is logged, never shown (the page must answer
-    the same whether or not a mail went out)."""
-    try:
-        send_mail(subject, body, None, recipients)
-    except (OSError, smtplib.SMTPException):
-        log.exception("could not send a mail (%s)", subject)
-        return False
-    return True
-
-
-def _send(subject: str, body: str, recipients: list[str], defer: Defer | None) -> None:
-    """Mail now, or through ``defer`` (the pages pass ``after_response.deferrer(request)``,
-    so that the answer does not wait for the mail server). The text is written now, in the
-    request's language; only the sending waits."""
-    work = functools.partial(_deliver, subject, body, recipients)
-    if defer is None:
-        work()
-    else:
-        defer(work)
 
 
 class _ResetTokens(PasswordResetTokenGenerator):
@@ -142,7 +117,7 @@ def set_email(
     account.save(update_fields=["pending_email", "updated_at"])
     link = confirm_url_for(email_confirmation_token(account))
     hours = settings.EDUCOMPTE_EMAIL_CONFIRM_HOURS
-    _send(
+    send_later(
         _("Educompte : confirmez votre adresse électronique"),
         _(
             "Bonjour %(first)s,\n\nPour confirmer cette adresse pour votre compte Educompte "
@@ -161,7 +136,7 @@ def set_email(
     )
     old = _confirmed_email(account)
     if old and old.lower() != email.lower():
-        _send(
+        send_later(
             _("Educompte : changement de votre adresse électronique"),
             _(
                 "Bonjour %(first)s,\n\nUne nouvelle adresse électronique (%(masked)s) a été "
@@ -219,7 +194,7 @@ def change_email(
     account.save(update_fields=["email", "email_confirmed", "pending_email", "updated_at"])
     record(AuditEvent.Action.EMAIL_REMOVED, account=account, ip=ip, **audit)
     if old:
-        _send(
+        send_later(
             _("Educompte : adresse électronique retirée"),
             _(
                 "Bonjour %(first)s,\n\nCette adresse électronique a été retirée de votre "
@@ -299,7 +274,7 @@ def _send_reset_link(account: StudentAccount, reset_url_for, defer: Defer | None
     uid = urlsafe_base64_encode(force_bytes(account.user_id))
     token = reset_tokens.make_token(account.user)
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
-    _send(
+    send_later(
         _("Educompte : réinitialisation de votre mot de passe"),
         _(
             "Bonjour %(first)s,\n\nPour choisir un nouveau mot de passe pour votre compte "
@@ -395,18 +370,56 @@ def end_other_sessions(user: User) -> None:
 MAX_OPEN_PER_ACCOUNT = 1
 
 
+def _account_asking(
+    identifier: str,
+    class_given: str,
+    last_name: str,
+    first_name: str,
+    birth_date: datetime.date | None,
+) -> StudentAccount | None:
+    """The live account a request is about: by identifier, or else by name, first name and
+    date of birth (the class tells homonyms born the same day apart). Nobody when that
+    is not exactly one pupil."""
+    live = StudentAccount.objects.select_related("student__division", "user").exclude(
+        state=AccountState.DEACTIVATED
+    )
+    identifier = (identifier or "").strip().lower()
+    if identifier:
+        return live.filter(user__username=identifier).first()
+    if not (last_name.strip() and first_name.strip() and birth_date):
+        return None
+    found = list(
+        live.filter(
+            student__search_name=normalize(f"{last_name} {first_name}"),
+            student__birth_date=birth_date,
+        )[:20]
+    )
+    if len(found) > 1:
+        wanted = normalize(class_given).replace(" ", "")
+        found = [
+            a
+            for a in found
+            if a.student.division_id
+            and normalize(a.student.division.code).replace(" ", "") == wanted
+        ]
+    return found[0] if len(found) == 1 else None
+
+
 @transaction.atomic
 def create_support_request(
-    identifier: str, class_given: str, message: str, *, ip: str | None = None
+    identifier: str,
+    class_given: str,
+    message: str,
+    *,
+    last_name: str = "",
+    first_name: str = "",
+    birth_date: datetime.date | None = None,
+    ip: str | None = None,
 ) -> None:
-    """File a request with the pupil's school. Silent when the identifier is unknown (the
-    answer must not reveal which identifiers exist); one open request per account."""
-    account = (
-        StudentAccount.objects.select_related("student", "user")
-        .filter(user__username=(identifier or "").strip().lower())
-        .exclude(state=AccountState.DEACTIVATED)
-        .first()
-    )
+    """File a request with the pupil's school, found by identifier or else by name, first
+    name and date of birth. Silent when nobody (or more than one pupil) matches: the
+    answer must not reveal who has an account; one open request per account."""
+    account = _account_asking(identifier, class_given, last_name, first_name, birth_date)
     if account is None:
         return
     existing = SupportRequest.objects.filter(account=account, status=SupportRequest.Status.OPEN)

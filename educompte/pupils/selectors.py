@@ -57,13 +57,19 @@ def search_pupils(
     """The pupils (with an account) of one establishment matching the console's filters.
 
     The name filter is partial and ignores case, accents, apostrophes and hyphens: every
-    word typed must appear in the pupil's normalised "last first" name.
+    word typed must appear in the pupil's normalised "last first" name. One word with
+    digits is an identifier (« nzoe893 »; names have no digits): the pupil whose it is.
     """
     authz.authorize(agent, right, establishment)
     # Every pupil has their account (both are created, and erased, in one transaction), so
     # the count needs no join: on 2 000 pupils, 0.4 ms instead of 6 ms.
     qs = Student.objects.filter(establishment=establishment)
-    for word in normalize(filters.query).split():
+    words = normalize(filters.query).split()
+    if len(words) == 1 and any(c.isdigit() for c in words[0]):
+        # The login's unique index finds it; the establishment filter keeps the scope.
+        qs = qs.filter(account__user__username=words[0])
+        words = []
+    for word in words:
         qs = qs.filter(search_name__contains=word)
     if filters.mef:
         qs = qs.filter(mef_id=filters.mef)

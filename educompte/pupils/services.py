@@ -21,7 +21,7 @@ from educompte.core import crypto, hashers
 from educompte.pupils import lifecycle, passwords
 from educompte.pupils.lifecycle import AccountDeactivated as AccountDeactivated
 from educompte.pupils.lifecycle import encryption_context as encryption_context
-from educompte.pupils.models import AccountState, StudentAccount
+from educompte.pupils.models import AccountState, StudentAccount, SupportRequest
 from educompte.schools.models import Division, Establishment
 
 # The pupil and the account are created by the lifecycle (one home for account states).
@@ -129,13 +129,39 @@ def _reset_one(agent: User, account: StudentAccount, ip: str | None) -> str:
     return password
 
 
+def _close_requests_answered(
+    agent: User, establishment: Establishment, accounts: list[StudentAccount], ip: str | None
+) -> None:
+    """New credentials answer the pupils' open « Demander à mon établissement »: the
+    requests are marked handled (the « Demandes » tab and the portal count follow)."""
+    open_requests = list(
+        SupportRequest.objects.filter(
+            account__in=accounts, establishment=establishment, status=SupportRequest.Status.OPEN
+        ).select_related("account")
+    )
+    if not open_requests:
+        return
+    SupportRequest.objects.filter(pk__in=[r.pk for r in open_requests]).update(
+        status=SupportRequest.Status.HANDLED, handled_at=timezone.now(), handled_by=agent
+    )
+    record_many(
+        AuditEvent.Action.REQUEST_CLOSED,
+        [(r.account, {"outcome": SupportRequest.Status.HANDLED}) for r in open_requests],
+        actor=agent,
+        establishment=establishment,
+        ip=ip,
+    )
+
+
 @transaction.atomic
 def reset_password(agent: User, account: StudentAccount, *, ip: str | None = None) -> str:
     """Staff reset: new provisional password, state "Non activé - informé", sessions ended."""
     establishment = account.student.establishment
     authz.authorize(agent, Right.DEPANNAGE, establishment)
     _check_reset_limit(agent, 1)
-    password = _reset_one(agent, account, ip)
+    with transaction.atomic():
+        password = _reset_one(agent, account, ip)
+        _close_requests_answered(agent, establishment, [account], ip)
     _maybe_alert(agent, establishment)
     return password
 
@@ -167,6 +193,7 @@ def reset_passwords(
             result.skipped.append(account)
         else:
             result.reset.append((account, _reset_one(agent, account, ip)))
+    _close_requests_answered(agent, establishment, [a for a, _pw in result.reset], ip)
     _maybe_alert(agent, establishment)
     return result
 
@@ -341,7 +368,7 @@ def deactivate(
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": [_("Indiquez le motif de la désactivation.")]})
-    done = lifecycle.deactivate(_scoped_accounts(agent, establishment, account_ids))
+    done = lifecycle.deactivate(_scoped_accounts(agent, establishment, account_ids), by_staff=True)
     record_many(
         AuditEvent.Action.ACCOUNT_DEACTIVATED,
         [(account, {"reason": reason[:500]}) for account in done],
@@ -444,6 +471,7 @@ def force_password_change(
     accounts = list(qs.select_for_update(of=("self",)).order_by("pk"))
     for account in accounts:
         lifecycle.force_change(account)
+    _close_requests_answered(agent, establishment, accounts, ip)
     # One event per account, so the pupil's own history shows it too.
     record_many(
         AuditEvent.Action.FORCED_CHANGE,

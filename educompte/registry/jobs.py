@@ -21,7 +21,7 @@ from educompte.accounts import authz
 from educompte.accounts.models import Right, User
 from educompte.registry.models import ImportJob
 from educompte.registry.parsers import BadFile, open_source, read_nomenclature
-from educompte.registry.services import run_import
+from educompte.registry.services import MassDeactivation, run_import
 from educompte.schools.models import Establishment
 
 log = logging.getLogger("educompte.registry")
@@ -30,6 +30,26 @@ log = logging.getLogger("educompte.registry")
 UNEXPECTED = (
     "erreur inattendue : aucune donnée n'a été modifiée ; réessayez ou contactez l'assistance"
 )
+MORE_DEACTIVATIONS = (
+    "le fichier désactiverait plus de comptes que le nombre confirmé : aucune donnée n'a été "
+    "modifiée ; recommencez l'import pour voir le nouvel aperçu"
+)
+# A file listing fewer than this share of the establishment's live accounts is not taken
+# for a complete export unless the person says so after seeing the preview.
+FAR_FEWER = 0.5
+
+
+class ConfirmationNeeded(Exception):
+    """A mass deactivation is confirmed by typing the number of accounts it deactivates."""
+
+    def __init__(self, expected: int):
+        super().__init__(f"type {expected} to confirm")
+        self.expected = expected
+
+
+def far_fewer(listed: int, live: int) -> bool:
+    """The file lists far fewer pupils than the establishment has live accounts."""
+    return listed < live * FAR_FEWER
 
 
 def _store(upload: UploadedFile, suffix: str) -> Path:
@@ -67,8 +87,13 @@ def start(
     nomenclature: UploadedFile | None,
     *,
     complete: bool,
+    insist_complete: bool = False,
 ) -> ImportJob:
-    """Store the files and compute the preview (a dry run: nothing is written)."""
+    """Store the files and compute the preview (a dry run: nothing is written).
+
+    A file said to be complete that lists far fewer pupils than the establishment has is
+    previewed as partial (``preview["far_fewer"]``) unless ``insist_complete``: the
+    preview page lets the person choose complete once they have seen the numbers."""
     authz.authorize(agent, Right.ADMINISTRATION, establishment)
     discard_stale()
     suffix = Path(upload.name).suffix.lower()[:5]
@@ -84,6 +109,10 @@ def start(
         if nomenclature is not None:
             job.nomenclature_path = str(_store(nomenclature, ".xml"))
         report = run_import(agent, establishment, _source(job), complete=complete, dry_run=True)
+        fewer = far_fewer(report.total, report.live_before)
+        if complete and fewer and not insist_complete:
+            job.complete = False
+            report = run_import(agent, establishment, _source(job), complete=False, dry_run=True)
     except BadFile as exc:
         _refuse(job, ImportJob.Status.REFUSED, exc)
     except PermissionDenied:
@@ -99,7 +128,7 @@ def start(
         raise
     else:
         job.total = report.total
-        job.preview = report.as_dict()
+        job.preview = report.as_dict() | {"far_fewer": fewer}
     try:
         job.save()
     except BaseException:
@@ -121,11 +150,35 @@ def _refuse(job: ImportJob, status: str, exc: BadFile | None) -> None:
     _cleanup(job)
 
 
-def confirm(agent: User, job: ImportJob) -> None:
-    """Run the previewed import, in the background unless configured otherwise."""
+def preview_as_complete(agent: User, job: ImportJob) -> None:
+    """The person says the short file is a complete export after all: preview it again
+    as complete (the mass-deactivation guard then applies)."""
     authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
+    if job.status != ImportJob.Status.PREVIEWED or job.complete:
+        return
+    try:
+        report = run_import(agent, job.establishment, _source(job), complete=True, dry_run=True)
+    except BadFile as exc:  # the stored file cannot have changed; refuse cleanly anyway
+        _refuse(job, ImportJob.Status.REFUSED, exc)
+    else:
+        job.complete = True
+        job.preview = report.as_dict() | {"far_fewer": False, "insisted_complete": True}
+    job.save()
+
+
+def confirm(agent: User, job: ImportJob, *, deactivations: int | None = None) -> None:
+    """Run the previewed import, in the background unless configured otherwise. A mass
+    deactivation runs only if ``deactivations`` is the number the preview showed
+    (``ConfirmationNeeded`` otherwise, nothing changed)."""
+    authz.authorize(agent, Right.ADMINISTRATION, job.establishment)
+    allowed = None
+    if job.preview.get("mass_deactivation"):
+        expected = job.preview.get("deactivated", 0)
+        if deactivations != expected:
+            raise ConfirmationNeeded(expected)
+        allowed = expected
     updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
-        status=ImportJob.Status.RUNNING, updated_at=timezone.now()
+        status=ImportJob.Status.RUNNING, allowed_deactivations=allowed, updated_at=timezone.now()
     )
     if not updated:
         return  # already confirmed (double click) or not previewable
@@ -178,10 +231,18 @@ def _run(job: ImportJob, agent: User) -> None:
 
     try:
         report = run_import(
-            agent, job.establishment, _source(job), complete=job.complete, progress=progress
+            agent,
+            job.establishment,
+            _source(job),
+            complete=job.complete,
+            allow_deactivations=job.allowed_deactivations,
+            progress=progress,
         )
     except BadFile as exc:  # the file changed between preview and run: nothing written
         _refuse(job, ImportJob.Status.FAILED, exc)
+    except MassDeactivation:  # the accounts changed since the preview: nothing written
+        _refuse(job, ImportJob.Status.FAILED, None)
+        job.problems = [{"ref": "import", "reason": MORE_DEACTIVATIONS}]
     except Exception:  # report the failure on the page; the transaction rolled back
         log.exception("import %s failed", job.pk)
         _refuse(job, ImportJob.Status.FAILED, None)

@@ -35,6 +35,8 @@ class ImportJob(models.Model):
     stored_path = models.CharField(max_length=500, blank=True)
     nomenclature_path = models.CharField(max_length=500, blank=True)
     complete = models.BooleanField(default=True)
+    # The number of deactivations the person typed to confirm a mass deactivation.
+    allowed_deactivations = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)

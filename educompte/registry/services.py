@@ -13,6 +13,7 @@ about them.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 from collections.abc import Callable, Iterator
@@ -36,6 +37,32 @@ from educompte.schools.models import Division, Establishment, Mef, school_year_o
 
 BATCH = 1000
 SAMPLES = 20
+# The preview lists every account a mass deactivation would deactivate (up to this many):
+# the person confirms having read who they are.
+SAMPLE_LIMITS = {"deactivated": 2000}
+# A complete import deactivating more than this share of the establishment's live accounts,
+# or more than this number, is most likely the wrong file (one class's export, last
+# year's…): it runs only when the person confirms the count they were shown.
+MASS_DEACTIVATION_SHARE = 0.05
+MASS_DEACTIVATION_COUNT = 20
+
+
+def mass_deactivation_limit(live_accounts: int) -> int:
+    """The most deactivations an import makes without the count being confirmed."""
+    return min(MASS_DEACTIVATION_COUNT, int(live_accounts * MASS_DEACTIVATION_SHARE))
+
+
+class MassDeactivation(Exception):
+    """The import would deactivate more accounts than the person confirmed (nothing was
+    written). ``count`` is what it would deactivate."""
+
+    def __init__(self, count: int, allowed: int | None):
+        super().__init__(
+            f"the import would deactivate {count} accounts"
+            + (f", only {allowed} allowed" if allowed is not None else "")
+        )
+        self.count = count
+        self.allowed = allowed
 
 
 @dataclasses.dataclass
@@ -48,6 +75,17 @@ class ImportReport:
     # Pupils current in another establishment: transfer request pending, or refused.
     transfers: int = 0
     transfers_refused: int = 0
+    # Departed pupils listed again: their accounts come back (new provisional password),
+    # except those staff deactivated, which stay deactivated.
+    reactivated: int = 0
+    kept_deactivated: int = 0
+    # New pupils with the name and class of a pupil already there: two pupils, or one
+    # listed under another registry id? Staff check before handing out letters.
+    homonyms: int = 0
+    # Live accounts before the import, and the most deactivations it may make without the
+    # count being confirmed (``mass_deactivation_limit``).
+    live_before: int = 0
+    deactivation_limit: int = 0
     dry_run: bool = False
     samples: dict[str, list[str]] = dataclasses.field(
         default_factory=lambda: {
@@ -56,6 +94,9 @@ class ImportReport:
             "deactivated": [],
             "transfer": [],
             "transfer_refused": [],
+            "reactivated": [],
+            "kept_deactivated": [],
+            "homonym": [],
         }
     )
 
@@ -68,14 +109,23 @@ class ImportReport:
             line += f", transfer requests pending {self.transfers}"
         if self.transfers_refused:
             line += f", transfer requests refused {self.transfers_refused}"
+        if self.reactivated:
+            line += f", reactivated {self.reactivated}"
+        if self.kept_deactivated:
+            line += f", kept deactivated by staff {self.kept_deactivated}"
         return line
 
+    @property
+    def mass_deactivation(self) -> bool:
+        """More deactivations than an import makes without their count being confirmed."""
+        return self.deactivated > self.deactivation_limit
+
     def sample(self, kind: str, text: str) -> None:
-        if len(self.samples[kind]) < SAMPLES:
+        if len(self.samples[kind]) < SAMPLE_LIMITS.get(kind, SAMPLES):
             self.samples[kind].append(text)
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"mass_deactivation": self.mass_deactivation}
 
 
 def _batches(records: Iterator[PupilRecord], size: int) -> Iterator[list[PupilRecord]]:
@@ -276,6 +326,7 @@ def _apply_batch(
             "left_on": rec.left_on,
         }
         diff = {k: v for k, v in wanted.items() if getattr(student, k) != v}
+        diff_left_on = student.left_on  # the leaving date the file no longer gives
         for key, value in diff.items():
             setattr(student, key, value)
         if diff:
@@ -295,10 +346,18 @@ def _apply_batch(
             and "left_on" in diff
             and lifecycle.allowed(lifecycle.Event.REGISTRY_REENTRY, account.state)
         ):
-            # Back in the registry after having left: fresh credentials.
-            lifecycle.reenter(account)
             report.updated += 1
             report.sample("updated", label)
+            if account.deactivated_by_staff:
+                # A person deactivated it, with a reason: the file does not overrule them.
+                report.kept_deactivated += 1
+                report.sample("kept_deactivated", label)
+            else:
+                # Back in the registry after having left: fresh credentials.
+                left_on = diff_left_on.strftime("%d/%m/%Y") if diff_left_on else "—"
+                lifecycle.reenter(account)
+                report.reactivated += 1
+                report.sample("reactivated", f"{label} — {left_on}")
         elif diff:
             report.updated += 1
             report.sample("updated", label)
@@ -328,7 +387,29 @@ def _apply_batch(
     if to_request:
         _request_transfers(ctx, to_request, report)
     if new:
+        _flag_homonyms(ctx, new, report)
         seen.update(_create(ctx, new, report))
+
+
+def _flag_homonyms(ctx: _Context, records: list[PupilRecord], report: ImportReport) -> None:
+    """New pupils whose name and class match a pupil already in the establishment, or
+    another new pupil of the same batch."""
+    keys = [
+        (normalize(f"{r.last_name[:100]} {r.first_name[:100]}"), r.division_code or None)
+        for r in records
+    ]
+    existing = set(
+        Student.objects.filter(
+            establishment=ctx.establishment, search_name__in={name for name, _code in keys}
+        )
+        .exclude(account__state=AccountState.DEACTIVATED)
+        .values_list("search_name", "division__code")
+    )
+    in_file = collections.Counter(keys)
+    for key, rec in zip(keys, records, strict=True):
+        if key in existing or in_file[key] > 1:
+            report.homonyms += 1
+            report.sample("homonym", _file_label(rec))
 
 
 def _request_transfers(
@@ -399,19 +480,32 @@ def run_import(
     *,
     complete: bool = True,
     dry_run: bool = False,
+    allow_deactivations: int | None = None,
     today: datetime.date | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate then apply a registry file. Raises ``BadFile`` (nothing written) on any
     problem. ``actor`` needs administration on the establishment; the command line
-    passes ``authz.OPERATOR``."""
+    passes ``authz.OPERATOR``.
+
+    A mass deactivation (``ImportReport.mass_deactivation``) is applied only when
+    ``allow_deactivations`` is at least its count; otherwise ``MassDeactivation`` is
+    raised and nothing is written. A dry run reports it without raising."""
     authz.authorize(actor, Right.ADMINISTRATION, establishment)
     # The source and the scratch database keep, on disk, what grows with the number of
     # pupils: the import's memory stays the same for 2 000 or 200 000 pupils.
     scratch = Scratch()
     try:
         return _validate_and_apply(
-            establishment, source, scratch, actor, complete, dry_run, today, progress
+            establishment,
+            source,
+            scratch,
+            actor,
+            complete,
+            dry_run,
+            allow_deactivations,
+            today,
+            progress,
         )
     finally:
         source.close()
@@ -425,6 +519,7 @@ def _validate_and_apply(
     actor: User | authz.Operator | None,
     complete: bool,
     dry_run: bool,
+    allow_deactivations: int | None,
     today: datetime.date | None,
     progress: Callable[[int, int], None] | None,
 ) -> ImportReport:
@@ -436,6 +531,12 @@ def _validate_and_apply(
     try:
         with transaction.atomic():
             ctx = _Context(establishment, today, actor=actor, dry_run=dry_run)
+            report.live_before = (
+                StudentAccount.objects.filter(student__establishment=establishment)
+                .exclude(state=AccountState.DEACTIVATED)
+                .count()
+            )
+            report.deactivation_limit = mass_deactivation_limit(report.live_before)
             for batch in _batches(source.records(), BATCH):
                 _apply_batch(ctx, batch, report, seen)
                 done += len(batch)
@@ -445,6 +546,8 @@ def _validate_and_apply(
                 _deactivate_absent(ctx, seen, scratch.sequence(), report)
             if dry_run:
                 raise _Rollback
+            if report.mass_deactivation and (allow_deactivations or 0) < report.deactivated:
+                raise MassDeactivation(report.deactivated, allow_deactivations)
             record(
                 AuditEvent.Action.REGISTRY_IMPORT,
                 actor=actor,

@@ -40,7 +40,7 @@ class FastSelect(forms.Select):
 
 
 class PupilSearchForm(DsfrBaseForm):
-    q = forms.CharField(label=_("Nom ou prénom"), required=False, max_length=100)
+    q = forms.CharField(label=_("Nom, prénom ou identifiant"), required=False, max_length=100)
     mef = forms.TypedChoiceField(
         label=_("MEF"), required=False, coerce=int, empty_value=None, widget=FastSelect
     )

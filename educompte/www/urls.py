@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from educompte.www import pages
 from educompte.www.academy import views as academy
 from educompte.www.administration import (
     activation,
@@ -7,11 +8,12 @@ from educompte.www.administration import (
     imports,
     journal,
     letters,
+    staff,
     transfers,
 )
 from educompte.www.administration import pupils as admin_pupils
 from educompte.www.depannage import views as depannage
-from educompte.www.portal import second_factor
+from educompte.www.portal import second_factor, staff_account
 from educompte.www.portal import views as portal
 from educompte.www.pupil import account as pupil_account
 from educompte.www.pupil import views as pupil
@@ -45,6 +47,14 @@ portal_patterns = (
         path("connexion/", portal.sign_in, name="login"),
         path("deconnexion/", portal.sign_out, name="logout"),
         path("alertes/<int:alert_id>/lue/", portal.dismiss_alert, name="dismiss_alert"),
+        path("mon-compte/", staff_account.my_account, name="account"),
+        path("invitation/<str:token>/", staff_account.invitation, name="invitation"),
+        path("mot-de-passe-oublie/", staff_account.forgot, name="forgot"),
+        path(
+            "mot-de-passe-oublie/<str:uidb64>/<str:token>/",
+            staff_account.recovery_link,
+            name="recovery_link",
+        ),
     ],
     "portal",
 )
@@ -85,6 +95,8 @@ administration_patterns = (
             transfers.decide,
             name="transfer_decide",
         ),
+        path("personnels/", staff.staff_list, name="staff"),
+        path("personnels/invitation/", staff.resend_invitation, name="resend_invitation"),
         path("delegations/", delegations.delegations, name="delegations"),
         path(
             "delegations/<int:delegation_id>/revoquer/",
@@ -124,6 +136,9 @@ academy_patterns = (
 
 urlpatterns = [
     path("", portal.home, name="home"),
+    path("accessibilite/", pages.accessibility, name="accessibility"),
+    path("mentions-legales/", pages.legal_notice, name="legal_notice"),
+    path("donnees-personnelles/", pages.personal_data, name="personal_data"),
     path("", include(pupil_patterns)),
     path("portail/", include(portal_patterns)),
     path("depannage/<str:uai>/", include(depannage_patterns)),

@@ -75,7 +75,7 @@ def test_head_delegates_then_revokes(new_context):
     agent = new_context().new_page()
     sign_in(agent, AGENT_LOGIN, AGENT_PASSWORD)
     agent.get_by_role("link", name="Dépannage des comptes élèves").click()
-    agent.get_by_label("Nom ou prénom").fill("lefevre")
+    agent.get_by_label("Nom, prénom ou identifiant").fill("lefevre")
     agent.get_by_role("button", name="Rechercher").click()
     zoe = agent.locator("#pupils-table tbody tr", has_text="N'Guyen-Lefèvre")
     zoe.get_by_role("link", name="Réinitialiser le mot de passe").click()
@@ -139,7 +139,7 @@ def test_registry_upload_preview_confirm_report(new_context, settings, tmp_path)
     expect(page.get_by_text("Import terminé")).to_be_visible()
     expect(page.locator("#import-counts")).to_contain_text("2 nouveaux")
     page.get_by_role("link", name="Voir les élèves dans Dépannage").click()
-    page.get_by_label("Nom ou prénom").fill("herouville")  # a name the demo does not use
+    page.get_by_label("Nom, prénom ou identifiant").fill("herouville")  # a name the demo does not use
     page.get_by_role("button", name="Rechercher").click()
     row = page.locator("#pupils-table tbody tr", has_text="D'Hérouville")
     expect(row).to_have_count(1)

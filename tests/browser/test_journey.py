@@ -52,7 +52,7 @@ def staff_sign_in(page: Page, username: str, start: str = "/portail/") -> None:
 
 
 def search(page: Page, text: str) -> None:
-    page.get_by_label("Nom ou prénom").fill(text)
+    page.get_by_label("Nom, prénom ou identifiant").fill(text)
     page.get_by_role("button", name="Rechercher").click()
     expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(text)))
 

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from educompte.accounts import authz
+from educompte.accounts import authz, staff
 from educompte.accounts import selectors as account_selectors
 from educompte.accounts import services as account_services
 from educompte.accounts.models import Delegation
@@ -72,6 +72,7 @@ def delegations(request: HttpRequest, establishment: Establishment) -> HttpRespo
             form=form,
             rows=rows,
             heads=account_services.heads_of(establishment),
+            staff=staff.staff_of(request.user, establishment),
         ),
         status=400 if form.errors else 200,
     )

@@ -23,7 +23,11 @@ class DelegationForm(DsfrBaseForm):
     agent = forms.CharField(
         label=_("Agent"),
         max_length=150,
-        help_text=_("Identifiant de connexion, ou prénom et nom de l'agent."),
+        help_text=_(
+            "Choisissez parmi les personnels de l'établissement, ou saisissez l'identifiant "
+            "de connexion, ou le prénom et le nom de l'agent."
+        ),
+        widget=forms.TextInput(attrs={"list": "staff-list", "autocomplete": "off"}),
     )
     right = forms.ChoiceField(
         label=_("Droit délégué"),
@@ -37,6 +41,20 @@ class DelegationForm(DsfrBaseForm):
         help_text=_("Au plus un an. Par défaut : la fin de l'année scolaire."),
         input_formats=["%Y-%m-%d", "%d/%m/%Y"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+class InviteAgentForm(DsfrBaseForm):
+    first_name = forms.CharField(
+        label=_("Prénom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    last_name = forms.CharField(
+        label=_("Nom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    email = forms.EmailField(
+        label=_("Adresse électronique professionnelle"),
+        help_text=_("L'invitation à choisir un mot de passe y est envoyée."),
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
 
 
@@ -57,13 +75,14 @@ class AuditFilterForm(DsfrBaseForm):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, actions: list[tuple[str, str]] | None = None, **kwargs) -> None:
+        """``actions``: the choices of the action filter (those of the establishment's
+        journal); every action when not given."""
         from educompte.audit.models import AuditEvent
 
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Toutes les actions"))] + list(
-            AuditEvent.Action.choices
-        )
+        choices = AuditEvent.Action.choices if actions is None else actions
+        self.fields["action"].choices = [("", _("Toutes les actions")), *choices]
 
 
 class DecisionForm(DsfrBaseForm):

@@ -42,9 +42,9 @@ def _job(establishment: Establishment, job_id) -> ImportJob:
     return get_object_or_404(ImportJob, pk=job_id, establishment=establishment)
 
 
-@establishment_right(Right.ADMINISTRATION)
-def job_detail(request: HttpRequest, establishment: Establishment, job_id) -> HttpResponse:
-    job = _job(establishment, job_id)
+def _job_page(
+    request: HttpRequest, establishment: Establishment, job: ImportJob, count_error: str = ""
+) -> HttpResponse:
     job.processed = jobs.current_progress(job)
     return render(
         request,
@@ -55,8 +55,20 @@ def job_detail(request: HttpRequest, establishment: Establishment, job_id) -> Ht
             "import",
             job=job,
             refresh=job.status == ImportJob.Status.RUNNING,
+            count_error=count_error,
         ),
+        status=400 if count_error else 200,
     )
+
+
+@establishment_right(Right.ADMINISTRATION)
+def job_detail(request: HttpRequest, establishment: Establishment, job_id) -> HttpResponse:
+    return _job_page(request, establishment, _job(establishment, job_id))
+
+
+def _typed_count(value: str | None) -> int | None:
+    text = "".join((value or "").split())  # « 1 250 » as well as « 1250 »
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 @require_POST
@@ -67,5 +79,16 @@ def job_confirm(request: HttpRequest, establishment: Establishment, job_id) -> H
         jobs.cancel(request.user, job)
         messages.info(request, _("Import annulé : aucune donnée n'a été modifiée."))
         return redirect("administration:import", establishment.uai)
-    jobs.confirm(request.user, job)
+    if request.POST.get("as_complete"):
+        jobs.preview_as_complete(request.user, job)
+        return redirect("administration:import_job", establishment.uai, job.pk)
+    try:
+        jobs.confirm(
+            request.user, job, deactivations=_typed_count(request.POST.get("deactivations"))
+        )
+    except jobs.ConfirmationNeeded as exc:
+        error = _(
+            "Saisissez le nombre de comptes que l'import va désactiver (%(n)s) pour confirmer."
+        ) % {"n": exc.expected}
+        return _job_page(request, establishment, job, count_error=error)
     return redirect("administration:import_job", establishment.uai, job.pk)

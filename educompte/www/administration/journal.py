@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from educompte.accounts.models import Right
 from educompte.audit import selectors as audit_selectors
 from educompte.audit.models import AuditEvent
+from educompte.audit.sentences import sentences
 from educompte.audit.services import record
 from educompte.core.net import client_ip
 from educompte.schools.models import Establishment
@@ -24,10 +25,14 @@ from educompte.www.administration.forms import AuditFilterForm
 from educompte.www.nav import with_query
 
 
-def _audit_filters(data) -> tuple[AuditFilterForm, audit_selectors.AuditFilters]:
+def _audit_filters(
+    request: HttpRequest, establishment: Establishment, data
+) -> tuple[AuditFilterForm, audit_selectors.AuditFilters]:
     """The filters that validated. An invalid one is reported on the form and never widens
-    the selection to the whole journal: the caller refuses to export then."""
-    form = AuditFilterForm(data or None)
+    the selection to the whole journal: the caller refuses to export then. The action
+    list offers the actions found in this establishment's journal."""
+    actions = audit_selectors.actions_of(request.user, establishment)
+    form = AuditFilterForm(data or None, actions=actions)
     filters = audit_selectors.AuditFilters()
     if form.is_bound:
         form.is_valid()
@@ -38,9 +43,10 @@ def _audit_filters(data) -> tuple[AuditFilterForm, audit_selectors.AuditFilters]
 
 @establishment_right(Right.ADMINISTRATION)
 def journal(request: HttpRequest, establishment: Establishment) -> HttpResponse:
-    form, filters = _audit_filters(request.GET)
+    form, filters = _audit_filters(request, establishment, request.GET)
     events = audit_selectors.events_of(request.user, establishment, filters)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -52,6 +58,7 @@ def journal(request: HttpRequest, establishment: Establishment) -> HttpResponse:
             "journal",
             form=form,
             page=page,
+            rows=list(zip(shown, sentences(shown), strict=True)),
             querystring=query.urlencode(),
         ),
     )
@@ -61,7 +68,7 @@ def journal(request: HttpRequest, establishment: Establishment) -> HttpResponse:
 @establishment_right(Right.ADMINISTRATION)
 def journal_csv(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     """POST: the export itself is audited, and GET never writes."""
-    form, filters = _audit_filters(request.POST)
+    form, filters = _audit_filters(request, establishment, request.POST)
     if form.errors:
         messages.error(request, _("Filtres invalides : corrigez-les avant d'exporter le journal."))
         query = request.POST.copy()

@@ -239,6 +239,6 @@ def handle_request(
     except services.ResetLimitReached as exc:
         messages.error(request, limit_message(exc))
         return redirect("depannage:requests", establishment.uai)
-    recovery.close_request(request.user, establishment, req.pk, handled=True, ip=ip)
+    # The reset has closed the request (and any other open one of the pupil).
     request.session[_JUST_RESET] = req.account.pk
     return redirect("depannage:requests", establishment.uai)

@@ -18,3 +18,11 @@ class CodeForm(DsfrBaseForm):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+
+class StaffForgotForm(DsfrBaseForm):
+    query = forms.CharField(
+        label=gettext_lazy("Identifiant de connexion ou adresse électronique"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )

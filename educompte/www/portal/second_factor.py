@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from educompte.accounts import otp
 from educompte.www.access import agent_required
@@ -15,6 +16,16 @@ from educompte.www.nav import requested_next
 from educompte.www.portal.forms import CodeForm
 
 _CODES = "educompte.recovery_codes"
+
+
+def _wait_message(seconds: int) -> str:
+    return ngettext(
+        "Trop de codes erronés d'affilée : attendez %(n)d seconde, puis saisissez le code "
+        "affiché à ce moment-là.",
+        "Trop de codes erronés d'affilée : attendez %(n)d secondes, puis saisissez le code "
+        "affiché à ce moment-là.",
+        seconds,
+    ) % {"n": seconds}
 
 
 def _device_id(request: HttpRequest) -> int | None:
@@ -33,6 +44,8 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             codes = otp.confirm_enrolment(request, form.cleaned_data["code"], _device_id(request))
+        except otp.WaitBeforeRetry as exc:
+            form.add_error("code", _wait_message(exc.seconds))
         except otp.EnrolmentOutdated:
             form.add_error(
                 "code",
@@ -48,13 +61,19 @@ def enrol(request: HttpRequest) -> HttpResponse:
             if codes is not None:
                 request.session[_CODES] = codes
                 return redirect(f"{reverse('otp:recovery_codes')}?{urlencode({'next': nxt})}")
-            form.add_error(
-                "code",
-                _(
-                    "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone "
-                    "et saisissez le code affiché actuellement."
-                ),
-            )
+            pending = otp.session_pending_device(request)
+            if pending is not None and otp.clock_looks_off(pending, form.cleaned_data["code"]):
+                message = _(
+                    "Ce code n'est pas celui de maintenant : l'heure de votre téléphone "
+                    "semble décalée. Réglez-la sur l'heure automatique, puis saisissez le "
+                    "code affiché."
+                )
+            else:
+                message = _(
+                    "Ce code n'est pas valide. Saisissez les 6 chiffres affichés "
+                    "actuellement par l'application."
+                )
+            form.add_error("code", message)
     if request.method == "POST":
         # An answer keeps the key the agent has just added to the application.
         device = otp.session_pending_device(request)
@@ -92,9 +111,13 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('otp:enrol')}?{urlencode({'next': nxt})}")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if otp.verify(request, form.cleaned_data["code"]):
-            return redirect(nxt or "portal:index")
-        form.add_error("code", _("Ce code n'est pas valide ou a déjà été utilisé."))
+        try:
+            if otp.verify(request, form.cleaned_data["code"]):
+                return redirect(nxt or "portal:index")
+        except otp.WaitBeforeRetry as exc:
+            form.add_error("code", _wait_message(exc.seconds))
+        else:
+            form.add_error("code", _("Ce code n'est pas valide ou a déjà été utilisé."))
     return render(
         request,
         "security/verify.html",

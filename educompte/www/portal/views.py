@@ -32,14 +32,18 @@ APPLICATIONS = {
     Right.DEPANNAGE: (
         gettext_lazy("Dépannage des comptes élèves"),
         "depannage:pupils",
-        gettext_lazy("Rechercher un élève, voir ou réinitialiser son mot de passe."),
+        gettext_lazy(
+            "Rechercher un élève, voir ou réinitialiser son mot de passe, débloquer sa "
+            "connexion, traiter les demandes des élèves."
+        ),
     ),
     Right.ADMINISTRATION: (
         gettext_lazy("Administration des comptes"),
         "administration:pupils",
         gettext_lazy(
-            "Désactiver, débloquer, imposer un changement de mot de passe, délégations et "
-            "journal. Demande un code de vérification."
+            "Importer la base élèves, éditer les courriers d'identifiants, suivre "
+            "l'activation ; désactiver, imposer un changement de mot de passe ; personnels, "
+            "délégations et journal. Demande un code de vérification."
         ),
     ),
 }

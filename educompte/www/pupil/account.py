@@ -18,11 +18,10 @@ from educompte.pupils import recovery
 from educompte.pupils.models import StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.nav import email_confirm_url
+from educompte.www.passwords import ChangePasswordForm, NewPasswordForm
 from educompte.www.pupil.forms import (
-    ChangePasswordForm,
     EmailForm,
     ForgotForm,
-    NewPasswordForm,
     SupportRequestForm,
 )
 from educompte.www.pupil.messages import locked_message
@@ -58,10 +57,14 @@ def ask_school(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if (refused := _too_many(request)) is not None:
             return refused
+        data = form.cleaned_data
         recovery.create_support_request(
-            form.cleaned_data["identifier"],
-            form.cleaned_data["class_given"],
-            form.cleaned_data["message"],
+            data["identifier"],
+            data["class_given"],
+            data["message"],
+            last_name=data["last_name"],
+            first_name=data["first_name"],
+            birth_date=data["birth_date"],
             ip=client_ip(request),
         )
         return render(request, "pupil/ask_school_sent.html")

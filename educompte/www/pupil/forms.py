@@ -8,27 +8,7 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-
-class NewPasswordForm(DsfrBaseForm):
-    new_password1 = forms.CharField(
-        label=_("Nouveau mot de passe"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    new_password2 = forms.CharField(
-        label=_("Confirmation du nouveau mot de passe"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        p1, p2 = data.get("new_password1"), data.get("new_password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("new_password2", _("Les deux mots de passe ne sont pas identiques."))
-        return data
+from educompte.www.passwords import NewPasswordForm
 
 
 class ActivationForm(NewPasswordForm):
@@ -67,11 +47,37 @@ class ForgotForm(DsfrBaseForm):
 
 
 class SupportRequestForm(DsfrBaseForm):
+    """The identifier, or else the name, first name and date of birth (a pupil who lost
+    the letter does not know the identifier)."""
+
     identifier = forms.CharField(
-        label=_("Identifiant"),
+        label=_("Identifiant (si vous le connaissez)"),
         max_length=150,
+        required=False,
         help_text=_("Il figure sur le courrier remis par l'établissement."),
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    last_name = forms.CharField(
+        label=_("Nom"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    first_name = forms.CharField(
+        label=_("Prénom"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    birth_date = forms.DateField(
+        label=_("Date de naissance"),
+        required=False,
+        help_text=_("Format attendu : jj/mm/aaaa"),
+        input_formats=["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"],
+        widget=forms.DateInput(
+            attrs={"autocomplete": "bday", "inputmode": "numeric"}, format="%d/%m/%Y"
+        ),
+        error_messages={"invalid": _("Saisissez une date valide, par exemple 14/03/2011.")},
     )
     class_given = forms.CharField(label=_("Classe"), max_length=30, help_text=_("Par exemple : 3A"))
     message = forms.CharField(
@@ -81,15 +87,19 @@ class SupportRequestForm(DsfrBaseForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
-
-class ChangePasswordForm(NewPasswordForm):
-    current_password = forms.CharField(
-        label=_("Mot de passe actuel"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
-    field_order = ["current_password", "new_password1", "new_password2"]
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("identifier", "").strip() or "birth_date" in self.errors:
+            return data
+        missing = {
+            "last_name": _("Indiquez votre nom (ou votre identifiant)."),
+            "first_name": _("Indiquez votre prénom (ou votre identifiant)."),
+            "birth_date": _("Indiquez votre date de naissance (ou votre identifiant)."),
+        }
+        for name, message in missing.items():
+            if not data.get(name):
+                self.add_error(name, message)
+        return data
 
 
 class EmailForm(DsfrBaseForm):

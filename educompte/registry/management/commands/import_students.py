@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from educompte.accounts import authz
 from educompte.registry.parsers import BadFile, open_source, read_nomenclature
-from educompte.registry.services import run_import
+from educompte.registry.services import MassDeactivation, run_import
 from educompte.schools.models import Establishment
 from educompte.schools.services import get_by_uai
 
@@ -16,7 +16,8 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
     help = (
         "Import pupils from a SIECLE export (ElevesSansAdresses.xml) or a CSV file: "
-        "educompte import-students FILE --uai UAI [--nomenclature FILE] [--dry-run]"
+        "educompte import-students FILE --uai UAI [--nomenclature FILE] [--dry-run] "
+        "[--partial] [--allow-deactivations N]"
     )
 
     def add_arguments(self, parser):
@@ -29,8 +30,19 @@ class Command(BaseCommand):
             action="store_true",
             help="the file is not a complete export: do not deactivate the pupils it does not list",
         )
+        parser.add_argument(
+            "--allow-deactivations",
+            type=int,
+            metavar="N",
+            help=(
+                "confirm a mass deactivation: the import may deactivate up to N accounts "
+                "(needed above 5%% of the live accounts or 20; --dry-run tells the number)"
+            ),
+        )
 
-    def handle(self, *args, file, uai, nomenclature, dry_run, partial, **options):
+    def handle(
+        self, *args, file, uai, nomenclature, dry_run, partial, allow_deactivations, **options
+    ):
         try:
             establishment = get_by_uai(uai)
         except Establishment.DoesNotExist as exc:
@@ -44,10 +56,19 @@ class Command(BaseCommand):
                 source,
                 complete=not partial,
                 dry_run=dry_run,
+                allow_deactivations=allow_deactivations,
                 progress=self._progress if sys.stderr.isatty() else None,
             )
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {exc.filename}") from exc
+        except MassDeactivation as exc:
+            raise CommandError(
+                f"{file}: import refused, nothing was written: it would deactivate "
+                f"{exc.count} accounts of {establishment.uai}, more than an import does "
+                "unasked (5% of the live accounts or 20). If the file is right, run again "
+                f"with --allow-deactivations {exc.count}; if it lists only part of the "
+                "pupils, use --partial."
+            ) from exc
         except BadFile as exc:
             lines = [f"{file}: import refused, nothing was written ({exc.total} problem(s)):"]
             lines += [f"  {p.ref}: {p.reason}" for p in exc.problems[:50]]
@@ -59,6 +80,11 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("dry run: nothing was written")
         self.stdout.write(report.summary_line())
+        if dry_run and report.mass_deactivation:
+            self.stdout.write(
+                f"the real run needs --allow-deactivations {report.deactivated} "
+                f"(more than {report.deactivation_limit} deactivations)"
+            )
 
     _last = 0.0
 
