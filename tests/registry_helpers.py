@@ -213,8 +213,16 @@ CHANGED = [
 ]
 
 
+# These establishments hold a handful of pupils, so any deactivation is a "mass" one (over
+# 5 % of the live accounts): the helpers confirm the count as the person would, since the
+# tests using them are about what an import does. The guard itself is tested in
+# tests/registry/test_import_guards.py and tests/www/administration/test_import_guard_pages.py.
+CONFIRMED = 10_000
+
+
 def import_xml(establishment, pupils=PUPILS, **kwargs):
     source = SieclePupils(eleves_xml(pupils, establishment.uai), MEFS)
+    kwargs.setdefault("allow_deactivations", CONFIRMED)
     return run_import(authz.OPERATOR, establishment, source, **kwargs)
 
 
@@ -270,6 +278,8 @@ def snapshot() -> dict:
 
 
 def run_cli(path, **options) -> str:
+    if not options.get("dry_run"):
+        options.setdefault("allow_deactivations", CONFIRMED)
     out = io.StringIO()
     call_command("import_students", str(path), stdout=out, **options)
     return out.getvalue()
@@ -302,6 +312,7 @@ XXE = '<!DOCTYPE BEE_ELEVES [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 
 
 def import_csv(establishment, data: bytes, name: str = "eleves.csv", **kwargs):
+    kwargs.setdefault("allow_deactivations", CONFIRMED)
     return run_import(authz.OPERATOR, establishment, open_source(data, name), **kwargs)
 
 

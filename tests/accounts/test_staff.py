@@ -54,10 +54,10 @@ def test_homonym_agents_get_distinct_logins(quick_head, college, locmem_mail):
 
 
 def test_an_agent_with_an_account_is_placed_not_duplicated(quick_head, college, lycee, locmem_mail):
-    from tests.factories import make_quick_head
+    from tests.factories import make_head
 
     agent = invite(quick_head, college)
-    other_head = make_quick_head(lycee, username="principal-lycee")
+    other_head = make_head(lycee, quick=True, username="principal-lycee")
     again = invite(other_head, lycee, email="CLAIRE.FABRE@ac.test")
     assert again == agent
     assert User.objects.filter(email__iexact="claire.fabre@ac.test").count() == 1

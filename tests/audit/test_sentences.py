@@ -13,7 +13,7 @@ from educompte.audit import selectors
 from educompte.audit.models import AuditEvent
 from educompte.audit.sentences import _SENTENCES, sentences
 from educompte.audit.services import record
-from tests.factories import make_pupil, make_quick_agent
+from tests.factories import AgentFactory, make_pupil
 
 pytestmark = pytest.mark.django_db
 A = AuditEvent.Action
@@ -21,7 +21,7 @@ A = AuditEvent.Action
 
 @pytest.fixture
 def claire(db):
-    return make_quick_agent(username="cfabre", first_name="Claire", last_name="Fabre")
+    return AgentFactory(quick=True, username="cfabre", first_name="Claire", last_name="Fabre")
 
 
 def said(event: AuditEvent) -> str:

@@ -139,7 +139,8 @@ def test_registry_upload_preview_confirm_report(new_context, settings, tmp_path)
     expect(page.get_by_text("Import terminé")).to_be_visible()
     expect(page.locator("#import-counts")).to_contain_text("2 nouveaux")
     page.get_by_role("link", name="Voir les élèves dans Dépannage").click()
-    page.get_by_label("Nom, prénom ou identifiant").fill("herouville")  # a name the demo does not use
+    # A name the demo does not use.
+    page.get_by_label("Nom, prénom ou identifiant").fill("herouville")
     page.get_by_role("button", name="Rechercher").click()
     row = page.locator("#pupils-table tbody tr", has_text="D'Hérouville")
     expect(row).to_have_count(1)

@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from educompte.core import after_response
-from educompte.pupils import recovery
+from educompte.core import mail as core_mail
 from tests.helpers import new_client
 from tests.wsgi_helpers import kept_connections, post_without_closing
 
@@ -47,7 +47,7 @@ def test_a_failing_deferred_mail_is_logged_never_shown(recoverable, monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("the mail backend is broken")
 
-    monkeypatch.setattr(recovery, "send_mail", broken)
+    monkeypatch.setattr(core_mail, "send_mail", broken)
     served = post_without_closing(reverse("pupil:forgot"), {"query": recoverable.identifier})
     unknown = post_without_closing(reverse("pupil:forgot"), {"query": "personne.inconnue"})
     assert served.status == unknown.status == "200 OK"

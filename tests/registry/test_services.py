@@ -23,6 +23,7 @@ from educompte.schools.models import Division, Mef, school_year_of
 from tests.registry_helpers import (
     CHANGED,
     COLLEGE_UAI,
+    CONFIRMED,
     LEFEVRE,
     LEFT_ON,
     LYCEE_UAI,
@@ -318,6 +319,8 @@ def test_dry_run_reports_and_writes_nothing(imported, tmp_path):
     assert output.splitlines() == [
         "dry run: nothing was written",
         "created 1, updated 3, deactivated 3, unchanged 1",
+        # Three of the five live accounts: the real run asks for the count.
+        "the real run needs --allow-deactivations 3 (more than 0 deactivations)",
     ]
     assert snapshot() == before
 
@@ -379,7 +382,10 @@ def test_dry_run_and_partial_with_the_absent_pupils_on_disk(college):
     first_two = eleves_xml(PUPILS[:2])
     partial = run_import(authz.OPERATOR, college, SieclePupils(first_two), complete=False)
     assert counts(partial) == (0, 0, 0, 2)
-    assert counts(run_import(authz.OPERATOR, college, SieclePupils(first_two))) == (0, 0, 4, 2)
+    complete = run_import(
+        authz.OPERATOR, college, SieclePupils(first_two), allow_deactivations=CONFIRMED
+    )
+    assert counts(complete) == (0, 0, 4, 2)
     states = {rid: a.state for rid, a in accounts_by_registry_id().items()}
     deactivated = sorted(rid for rid, state in states.items() if state == AccountState.DEACTIVATED)
     assert deactivated == ["4003", "4004", "4005", "4006"]

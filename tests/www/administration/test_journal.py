@@ -93,7 +93,7 @@ def read_csv(response) -> tuple[str, list[list[str]]]:
     return text, list(csv.reader(io.StringIO(text), delimiter=";"))
 
 
-HEADER = "Date;Heure;Agent;Action;Élève;Identifiant;Adresse IP;Détails"
+HEADER = "Date;Heure;Agent;Action;Élève;Identifiant;Adresse IP;Détails;Événement"
 
 
 def test_journal_csv_export(head_client, quick_head, college, journal):
@@ -107,7 +107,7 @@ def test_journal_csv_export(head_client, quick_head, college, journal):
     assert response["Content-Disposition"].startswith(f'attachment; filename="journal-{UAI}-')
     text, rows = read_csv(response)
     assert text.splitlines()[0] == HEADER
-    assert rows[1:] == [
+    assert [row[:8] for row in rows[1:]] == [
         [
             "10/03/2026",
             "23:30:00",
@@ -119,6 +119,9 @@ def test_journal_csv_export(head_client, quick_head, college, journal):
             "",
         ]
     ]
+    # The last column tells it as a sentence (the agent's name, then what was done).
+    [sentence] = [row[8] for row in rows[1:]]
+    assert sentence.endswith(" a réinitialisé le mot de passe de Zoé N'Guyen-Lefèvre")
     event = AuditEvent.objects.get(action=AuditEvent.Action.AUDIT_EXPORTED)
     assert (event.actor, event.establishment) == (quick_head, college)
 
