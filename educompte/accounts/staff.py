@@ -49,10 +49,7 @@ class _RecoveryTokens(PasswordResetTokenGenerator):
 recovery_tokens = _RecoveryTokens()
 
 
-class TooManyAttempts(Exception):
-    def __init__(self, retry_at: datetime.datetime | None):
-        super().__init__(retry_at)
-        self.retry_at = retry_at
+TooManyAttempts = throttling.TooManyAttempts
 
 
 # --- The establishment's staff -------------------------------------------------------------
@@ -248,13 +245,5 @@ def agent_for_recovery_link(uidb64: str, token: str) -> User | None:
 def change_password(agent: User, current: str, new_password: str, *, ip: str) -> None:
     """From « Mon compte »: the current password first, behind the sign-in counters (a
     session left open must not become a way to guess it)."""
-    verdict = throttling.check(agent.pk, ip)
-    if not verdict.allowed:
-        raise TooManyAttempts(verdict.retry_at)
-    if not agent.check_password(current):
-        after = throttling.record_failure(agent.pk, ip)
-        if not after.allowed:
-            raise TooManyAttempts(after.retry_at)
-        raise ValidationError({"current_password": [_("Mot de passe actuel incorrect.")]})
-    throttling.record_success(agent.pk, ip, verdict)
+    throttling.check_current_password(agent, current, ip=ip)
     set_password(agent, new_password)

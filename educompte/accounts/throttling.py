@@ -33,11 +33,13 @@ import datetime
 import hashlib
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from educompte.accounts.models import SignInFailure, ThrottleCounter
+from educompte.accounts.models import SignInFailure, ThrottleCounter, User
 from educompte.core.sql import column, table
 
 FREE_FAILURES = 5
@@ -308,3 +310,28 @@ def blocked_until(
         .annotate(until=Max("locked_until"))
     )
     return {row["user_id"]: row["until"] for row in rows}
+
+
+class TooManyAttempts(Exception):
+    """Too many wrong current passwords: the sign-in throttling says when to retry."""
+
+    def __init__(self, retry_at: datetime.datetime | None) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+def check_current_password(user: User, password: str, *, ip: str) -> None:
+    """The current password, asked before a change in « Mon compte » (pupils and staff),
+    behind the sign-in counters: a session left open must not become a way to guess it.
+    Raises ``TooManyAttempts`` or a ValidationError on ``current_password``.
+
+    Not inside a transaction: a failure must stay counted when the caller gives up."""
+    verdict = check(user.pk, ip)
+    if not verdict.allowed:
+        raise TooManyAttempts(verdict.retry_at)
+    if not user.check_password(password):
+        after = record_failure(user.pk, ip)
+        if not after.allowed:
+            raise TooManyAttempts(after.retry_at)
+        raise ValidationError({"current_password": [_("Mot de passe actuel incorrect.")]})
+    record_success(user.pk, ip, verdict)

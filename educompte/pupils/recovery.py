@@ -52,28 +52,12 @@ reset_tokens = _ResetTokens()
 # --- The current password, asked before a change in "Mon compte" --------------------------
 
 
-class TooManyAttempts(Exception):
-    """Too many wrong current passwords: the sign-in throttling says when to retry."""
-
-    def __init__(self, retry_at: datetime.datetime | None) -> None:
-        super().__init__(retry_at)
-        self.retry_at = retry_at
+# One class and one check for pupils and staff (accounts.throttling).
+TooManyAttempts = throttling.TooManyAttempts
 
 
 def check_current_password(account: StudentAccount, password: str, *, ip: str) -> None:
-    """Behind the sign-in counters (a session left open must not become a way to guess the
-    password); raises ``TooManyAttempts`` or a ValidationError on ``current_password``.
-
-    Not inside a transaction: a failure must stay counted when the caller gives up."""
-    verdict = throttling.check(account.user_id, ip)
-    if not verdict.allowed:
-        raise TooManyAttempts(verdict.retry_at)
-    if not account.user.check_password(password):
-        after = throttling.record_failure(account.user_id, ip)
-        if not after.allowed:
-            raise TooManyAttempts(after.retry_at)
-        raise ValidationError({"current_password": [_("Mot de passe actuel incorrect.")]})
-    throttling.record_success(account.user_id, ip, verdict)
+    throttling.check_current_password(account.user, password, ip=ip)
 
 
 # --- The recovery address ------------------------------------------------------------------

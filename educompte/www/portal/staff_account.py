@@ -25,11 +25,6 @@ _TOKEN = "educompte.staff_link_token"  # noqa: S105 - a session key name
 _SLUG = "mot-de-passe"
 
 
-def _password_errors(form: NewPasswordForm, exc: ValidationError) -> None:
-    for error in exc.message_dict.get("new_password1", exc.messages):
-        form.add_error("new_password1", error)
-
-
 def _choose_password(request: HttpRequest, agent: User | None, title: str) -> HttpResponse:
     if agent is None:
         return render(request, "portal/link_invalid.html", status=400)
@@ -38,7 +33,7 @@ def _choose_password(request: HttpRequest, agent: User | None, title: str) -> Ht
         try:
             staff.set_password(agent, form.cleaned_data["new_password1"])
         except ValidationError as exc:
-            _password_errors(form, exc)
+            form.refused(exc)
         else:
             request.session.pop(_TOKEN, None)
             messages.success(

@@ -87,8 +87,7 @@ def reset_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         try:
             recovery.reset_with_link(account, form.cleaned_data["new_password1"])
         except ValidationError as exc:
-            for error in exc.message_dict.get("new_password1", exc.messages):
-                form.add_error("new_password1", error)
+            form.refused(exc)
         else:
             request.session.pop(_RESET_TOKEN, None)
             messages.success(

@@ -8,7 +8,7 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-from educompte.www.passwords import NewPasswordForm
+from educompte.www.passwords import NewPasswordForm, password_field
 
 
 class ActivationForm(NewPasswordForm):
@@ -109,12 +109,7 @@ class EmailForm(DsfrBaseForm):
         label=_("Adresse électronique"),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    current_password = forms.CharField(
-        label=_("Mot de passe actuel"),
-        strip=False,
-        max_length=256,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+    current_password = password_field(_("Mot de passe actuel"), "current-password")
 
     def __init__(self, *args, has_address: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
