@@ -105,7 +105,7 @@ def test_pupil_without_an_address_asks_the_school(new_context):
     pupil.get_by_role("link", name="Mot de passe oublié ?").click()
     pupil.get_by_role("link", name="Demander à mon établissement").click()
     expect(pupil).to_have_url(re.compile(r"/connexion/demande-etablissement/$"))
-    pupil.get_by_label("Identifiant").fill(identifier)
+    pupil.get_by_label("Identifiant (si vous le connaissez)").fill(identifier)
     pupil.get_by_label("Classe").fill("3A")
     pupil.get_by_label("Message (facultatif)").fill("J'ai oublié mon mot de passe.")
     pupil.get_by_role("button", name="Envoyer la demande").click()
