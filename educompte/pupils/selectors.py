@@ -28,6 +28,7 @@ _LISTED_COLUMNS = (
     "establishment_id",
     "last_name",
     "first_name",
+    "birth_date",  # shown under the name: homonyms are told apart
     "division",
     "account__student_id",
     "account__user",

@@ -119,6 +119,7 @@ def pupil_rows(rows: Iterable[PupilRow], table: Table, uai: str, querystring: st
         "no_email": _("Non renseigné"),
         "reset": _("Réinitialiser le mot de passe"),
         "select": _("Sélectionner %(name)s"),
+        "born": _("Naissance : %(date)s"),
     }
     text = {key: esc(value) for key, value in text.items()}
     back = esc(urlencode({"back": querystring}))
@@ -126,6 +127,9 @@ def pupil_rows(rows: Iterable[PupilRow], table: Table, uai: str, querystring: st
     for row in rows:
         s, a = row.student, row.account
         name = esc(s.full_name)
+        # The date of birth tells homonyms apart, in the row and in the reset dialog.
+        born = text["born"] % {"date": f"{s.birth_date:%d/%m/%Y}"}
+        details = f"{esc(s.division_code) if s.division_code else '—'} — {born}"
         blocked = ""
         if row.blocked_until:
             blocked = text["blocked"] % {"until": _day(row.blocked_until, "%d/%m %H:%M")}
@@ -138,9 +142,11 @@ def pupil_rows(rows: Iterable[PupilRow], table: Table, uai: str, querystring: st
             f'<input type="checkbox" name="comptes" value="{a.pk}" id="sel-{a.pk}" '
             f'class="ec-row-select"><label class="fr-label" for="sel-{a.pk}">'
             f'<span class="fr-sr-only">{text["select"] % {"name": name}}</span></label></div></td>',
-            f'<td><span class="ec-last-name">{esc(s.last_name)}</span> {esc(s.first_name)}</td>'
+            f'<td><span class="ec-last-name">{esc(s.last_name)}</span> {esc(s.first_name)}'
+            f'<br><span class="fr-text--xs ec-birth">{born}</span></td>'
             if table.passwords
-            else f"<td>{esc(s.last_name)} {esc(s.first_name)}</td>",
+            else f"<td>{esc(s.last_name)} {esc(s.first_name)}"
+            f'<br><span class="fr-text--xs ec-birth">{born}</span></td>',
             f"<td>{esc(s.division_code) if s.division_code else '—'}</td>",
             f'<td class="ec-mono">{esc(s.identifier)}</td>',
         ]
@@ -167,7 +173,8 @@ def pupil_rows(rows: Iterable[PupilRow], table: Table, uai: str, querystring: st
                 url = reset_url(a.pk)
                 action = (
                     f'<a class="fr-btn fr-btn--sm fr-btn--tertiary ec-reset" href="{url}?{back}" '
-                    f'data-reset-url="{url}" data-pupil="{name}">{text["reset"]}</a>'
+                    f'data-reset-url="{url}" data-pupil="{name}" data-details="{details}">'
+                    f"{text['reset']}</a>"
                 )
             cells.append(f"<td>{action}</td>")
         opening = f'<tr data-account="{a.pk}">' if table.passwords else "<tr>"

@@ -23,6 +23,7 @@ from tests.html_helpers import account_rows, elements, find, in_row, one
 
 PARIS = ZoneInfo("Europe/Paris")
 BIRTH = datetime.date(2011, 3, 14)
+BORN = "Naissance : 14/03/2011"
 HERE = "203.0.113.9"
 NASTY_LAST = "<script>alert('nom')</script> & \"Fils\""
 NASTY_FIRST = 'Zoé "l\'&<b>"'
@@ -145,7 +146,10 @@ def test_markup_in_pupil_values_is_escaped_everywhere(console):
     cells = account_rows(html)[account.pk]
     # Read back by an HTML parser, every value is the stored one, character for character.
     assert one(find(row, "span", cls="ec-last-name")).text == " ".join(NASTY_LAST.split())
-    assert cells[NAME] == " ".join(f"{NASTY_LAST} {NASTY_FIRST}".split())
+    # The date of birth follows the name (homonyms are told apart).
+    assert cells[NAME] == " ".join(f"{NASTY_LAST} {NASTY_FIRST}".split()) + BORN
+    assert one(find(row, "span", cls="ec-birth")).text == BORN
+    assert one(find(row, "a", cls="ec-reset")).attrs["data-details"] == f"{NASTY_CODE} — {BORN}"
     assert cells[CLASS] == NASTY_CODE
     assert cells[IDENTIFIER] == NASTY_USERNAME
     assert one(find(row, "label", for_=f"sel-{account.pk}")).text == f"Sélectionner {full_name}"
@@ -188,7 +192,7 @@ def test_row_cells_for_each_state(console):
     # Informed, with its class, a provisional password and its expiry date.
     informed = accounts["informed"]
     cells = rows[informed.pk]
-    assert cells[NAME] == "Aubert Alice"
+    assert cells[NAME] == "Aubert Alice" + BORN
     assert cells[CLASS] == "3A"
     assert cells[IDENTIFIER] == informed.identifier
     spans = password_spans("informed")

@@ -39,6 +39,12 @@ def _banner(request: HttpRequest, establishment: Establishment) -> dict | None:
         "identifier": account.identifier,
         "password": services.provisional_password(account),
         "name": account.student.full_name,
+        # Homonyms are told apart by class and date of birth.
+        "born": _("%(division)s, naissance : %(date)s")
+        % {
+            "division": account.student.division.code if account.student.division else "—",
+            "date": f"{account.student.birth_date:%d/%m/%Y}",
+        },
     }
 
 

@@ -4,6 +4,7 @@
 const modal = document.getElementById("reset-modal");
 const form = document.getElementById("reset-modal-form");
 const pupil = document.getElementById("reset-modal-pupil");
+const details = document.getElementById("reset-modal-details");
 
 document.querySelectorAll("a.ec-reset").forEach((link) => {
   link.addEventListener("click", (event) => {
@@ -11,6 +12,7 @@ document.querySelectorAll("a.ec-reset").forEach((link) => {
     event.preventDefault();
     form.action = link.dataset.resetUrl;
     pupil.textContent = link.dataset.pupil;
+    if (details) details.textContent = link.dataset.details || "";
     window.dsfr(modal).modal.disclose();
   });
 });
