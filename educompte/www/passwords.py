@@ -8,9 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-
 # In an app's templates: the forms renderer reads app directories only.
-PASSWORD_FIELD = "www/password_field.html"
+PASSWORD_FIELD = "www/password_field.html"  # noqa: S105 - a template name
 
 
 def password_field(label: str, autocomplete: str) -> forms.CharField:
