@@ -26,32 +26,7 @@ def password_field(label: str, autocomplete: str) -> forms.CharField:
     )
 
 
-class KeepsPasswords:
-    """A form whose password fields keep what was typed when the errors are on other fields
-    (a wrong date of birth must not make a pupil type both passwords again); once a
-    password is refused, every password field is emptied."""
-
-    def full_clean(self) -> None:
-        super().full_clean()  # type: ignore[misc]
-        self._keep_passwords()
-
-    def add_error(self, field, error) -> None:
-        super().add_error(field, error)  # type: ignore[misc]
-        self._keep_passwords()
-
-    def _keep_passwords(self) -> None:
-        errors = getattr(self, "_errors", None) or {}
-        passwords = [
-            (name, field)
-            for name, field in self.fields.items()  # type: ignore[attr-defined]
-            if isinstance(field.widget, forms.PasswordInput)
-        ]
-        keep = not any(name in errors for name, _field in passwords)
-        for _name, field in passwords:
-            field.widget.render_value = keep
-
-
-class NewPasswordForm(KeepsPasswords, DsfrBaseForm):
+class NewPasswordForm(DsfrBaseForm):
     new_password1 = password_field(_("Nouveau mot de passe"), "new-password")
     new_password2 = password_field(_("Confirmation du nouveau mot de passe"), "new-password")
 
