@@ -32,10 +32,10 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.views.decorators.http import require_GET, require_POST
 from joserfc.errors import JoseError
 
+from educompte.core.dates import moment
 from educompte.sso import claims as sso_claims
 from educompte.sso import selectors
 
@@ -171,7 +171,7 @@ def _rows(claims: dict) -> list[tuple[str, str, object]]:
         value = claims[name]
         if name in _TIMES and isinstance(value, int):
             when = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
-            value = f"{value} ({formats.date_format(timezone.localtime(when), 'DATETIME_FORMAT')})"
+            value = f"{value} ({moment(when)})"
         rows.append((name, CLAIM_LABELS.get(name, ""), value))
     return rows
 

@@ -3,14 +3,17 @@ academy registered it for."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from oauth2_provider.scopes import BaseScopes
 
 # Scope -> what the pupil's data it releases (shown to academy administrators).
 SCOPES = {
-    "openid": "Identifiant du compte propre au service (obligatoire)",
-    "profile": "Prénom et nom",
-    "educompte": "Profil (élève du 1er ou du 2nd degré), établissement (UAI), classe et MEF",
-    "email": "Adresse électronique, seulement si l'élève l'a confirmée",
+    "openid": gettext_lazy("Identifiant du compte propre au service (obligatoire)"),
+    "profile": gettext_lazy("Prénom et nom"),
+    "educompte": gettext_lazy(
+        "Profil (élève du 1er ou du 2nd degré), établissement (UAI), classe et MEF"
+    ),
+    "email": gettext_lazy("Adresse électronique, seulement si l'élève l'a confirmée"),
 }
 REQUIRED = "openid"
 

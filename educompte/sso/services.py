@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
     get_access_token_model,
@@ -61,29 +62,40 @@ def clean_uris(value: str | Iterable[str], *, required: bool, what: str) -> list
     without fragment, credentials or wildcard. They are matched character for character."""
     uris = _split(value)
     if required and not uris:
-        raise ValidationError(f"Indiquez au moins une {what}.")
+        raise ValidationError(_("Indiquez au moins une %(what)s.") % {"what": what})
     allow_http = "http" in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
     for uri in uris:
         parts = urlsplit(uri)
         problem = None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problem = "ce n'est pas une adresse web complète (https://…)"
+            problem = _("ce n'est pas une adresse web complète (https://…)")
         elif parts.scheme == "http" and not (allow_http and parts.hostname in LOOPBACK_HOSTS):
-            problem = "elle doit commencer par https:// (http:// n'est accepté que pour 127.0.0.1"
-            problem += " et localhost, hors production)" if allow_http else " en développement)"
+            problem = (
+                _(
+                    "elle doit commencer par https:// (http:// n'est accepté que pour "
+                    "127.0.0.1 et localhost, hors production)"
+                )
+                if allow_http
+                else _(
+                    "elle doit commencer par https:// (http:// n'est accepté que pour "
+                    "127.0.0.1 en développement)"
+                )
+            )
         elif "#" in uri:
-            problem = "elle ne peut pas contenir de fragment (#)"
+            problem = _("elle ne peut pas contenir de fragment (#)")
         elif "@" in parts.netloc:
-            problem = "elle ne peut pas contenir d'identifiants (@)"
+            problem = _("elle ne peut pas contenir d'identifiants (@)")
         elif "*" in uri:
-            problem = "les jokers (*) ne sont pas acceptés"
+            problem = _("les jokers (*) ne sont pas acceptés")
         else:
             try:
                 parts.port  # noqa: B018 - raises ValueError on a bad port
             except ValueError:
-                problem = "le port est invalide"
+                problem = _("le port est invalide")
         if problem:
-            raise ValidationError(f"« {uri} » refusée : {problem}.")
+            raise ValidationError(
+                _("« %(uri)s » refusée : %(problem)s.") % {"uri": uri, "problem": problem}
+            )
     return uris
 
 
@@ -91,7 +103,8 @@ def clean_scopes(value: str | Iterable[str]) -> list[str]:
     bad = sso_scopes.unknown(_split(value))
     if bad:
         raise ValidationError(
-            f"Données inconnues : {', '.join(bad)} (possibles : {', '.join(sso_scopes.SCOPES)})."
+            _("Données inconnues : %(bad)s (possibles : %(known)s).")
+            % {"bad": ", ".join(bad), "known": ", ".join(sso_scopes.SCOPES)}
         )
     return sso_scopes.normalize(_split(value))
 
@@ -99,14 +112,14 @@ def clean_scopes(value: str | Iterable[str]) -> list[str]:
 def clean_name(name: str, *, exclude: Service | None = None) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError("Indiquez le nom du service.")
+        raise ValidationError(_("Indiquez le nom du service."))
     if len(name) > 255:
-        raise ValidationError("Le nom ne peut pas dépasser 255 caractères.")
+        raise ValidationError(_("Le nom ne peut pas dépasser 255 caractères."))
     taken = Service.objects.filter(application__name__iexact=name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
-        raise ValidationError("Un service porte déjà ce nom.")
+        raise ValidationError(_("Un service porte déjà ce nom."))
     return name
 
 
@@ -134,14 +147,14 @@ def register_service(
         ("name", lambda: clean_name(name)),
         (
             "redirect_uris",
-            lambda: clean_uris(redirect_uris, required=True, what="adresse de retour"),
+            lambda: clean_uris(redirect_uris, required=True, what=_("adresse de retour")),
         ),
         ("scopes", lambda: clean_scopes(scopes)),
-        ("home_url", lambda: clean_uris(home_url, required=False, what="adresse d'accueil")),
+        ("home_url", lambda: clean_uris(home_url, required=False, what=_("adresse d'accueil"))),
         (
             "post_logout_redirect_uris",
             lambda: clean_uris(
-                post_logout_redirect_uris, required=False, what="adresse après déconnexion"
+                post_logout_redirect_uris, required=False, what=_("adresse après déconnexion")
             ),
         ),
     ):
@@ -204,16 +217,16 @@ def update_service(
         "name": (name, lambda v: clean_name(v, exclude=service)),
         "redirect_uris": (
             redirect_uris,
-            lambda v: " ".join(clean_uris(v, required=True, what="adresse de retour")),
+            lambda v: " ".join(clean_uris(v, required=True, what=_("adresse de retour"))),
         ),
         "scopes": (scopes, lambda v: " ".join(clean_scopes(v))),
         "home_url": (
             home_url,
-            lambda v: " ".join(clean_uris(v, required=False, what="adresse d'accueil")),
+            lambda v: " ".join(clean_uris(v, required=False, what=_("adresse d'accueil"))),
         ),
         "post_logout_redirect_uris": (
             post_logout_redirect_uris,
-            lambda v: " ".join(clean_uris(v, required=False, what="adresse après déconnexion")),
+            lambda v: " ".join(clean_uris(v, required=False, what=_("adresse après déconnexion"))),
         ),
     }
     cleaned = {}

@@ -24,6 +24,8 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
@@ -47,17 +49,17 @@ ACTIVATION_SESSION_KEY = "educompte.activation"
 # oauthlib error class -> what the visitor is told (the fatal errors are all
 # "invalid_request": the class says which parameter is wrong).
 ERRORS = {
-    "InvalidClientIdError": "Ce service n'est pas enregistré auprès d'Educompte.",
-    "MissingClientIdError": "La demande de connexion ne désigne aucun service.",
-    "InvalidRedirectURIError": (
+    "InvalidClientIdError": gettext_lazy("Ce service n'est pas enregistré auprès d'Educompte."),
+    "MissingClientIdError": gettext_lazy("La demande de connexion ne désigne aucun service."),
+    "InvalidRedirectURIError": gettext_lazy(
         "L'adresse de retour demandée par le service n'est pas enregistrée."
     ),
-    "MismatchingRedirectURIError": (
+    "MismatchingRedirectURIError": gettext_lazy(
         "L'adresse de retour demandée par le service n'est pas enregistrée."
     ),
-    "MissingRedirectURIError": "Le service n'a pas indiqué d'adresse de retour.",
+    "MissingRedirectURIError": gettext_lazy("Le service n'a pas indiqué d'adresse de retour."),
 }
-DEFAULT_ERROR = "La demande de connexion envoyée par le service est invalide."
+DEFAULT_ERROR = gettext_lazy("La demande de connexion envoyée par le service est invalide.")
 
 
 def _origin(uri: str) -> str:
@@ -192,7 +194,7 @@ class AuthorizationView(dot.AuthorizationView):
         error = context.get("error")
         if error is None:
             # Only an application registered outside Educompte asks for consent: refuse.
-            context["message"] = "Ce service n'a pas été enregistré par l'académie."
+            context["message"] = _("Ce service n'a pas été enregistré par l'académie.")
             kwargs["status"] = 403
         else:
             context["message"] = ERRORS.get(type(error).__name__, DEFAULT_ERROR)
@@ -261,12 +263,12 @@ class LogoutView(dot.RPInitiatedLogoutView):
 
 def _logout_message(error) -> str:
     if getattr(error, "error", "") == "logout_denied":
-        return "Vous êtes resté connecté à Educompte."
+        return _("Votre session Educompte reste ouverte.")
     if isinstance(error, InvalidOIDCRedirectURIError):
-        return "L'adresse de retour demandée par le service n'est pas enregistrée."
+        return _("L'adresse de retour demandée par le service n'est pas enregistrée.")
     if isinstance(error, InvalidOIDCClientError):
-        return "Ce service n'est pas enregistré auprès d'Educompte."
-    return "La demande de déconnexion envoyée par le service est invalide ou a expiré."
+        return _("Ce service n'est pas enregistré auprès d'Educompte.")
+    return _("La demande de déconnexion envoyée par le service est invalide ou a expiré.")
 
 
 # Redefining dispatch drops the parent's decorators: a bearer endpoint, no CSRF or session.

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from educompte.accounts import otp
@@ -33,9 +34,9 @@ def index(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("uai", " ".join(exc.messages))
         except ValueError:
-            form.add_error("uai", "Cet établissement existe déjà.")
+            form.add_error("uai", _("Cet établissement existe déjà."))
         else:
-            messages.success(request, f"Établissement {est.uai} créé.")
+            messages.success(request, _("Établissement %(uai)s créé.") % {"uai": est.uai})
             return redirect("academy:establishment", est.uai)
     establishments = Establishment.objects.order_by("closed_at", "name")
     return render(
@@ -60,15 +61,15 @@ def establishment(request: HttpRequest, uai: str) -> HttpResponse:
             rename_form = RenameForm(request.POST)
             if rename_form.is_valid():
                 academy.rename(request.user, est, rename_form.cleaned_data["name"])
-                messages.success(request, "Établissement renommé.")
+                messages.success(request, _("Établissement renommé."))
                 return redirect("academy:establishment", est.uai)
         elif what == "close":
             academy.close(request.user, est)
-            messages.success(request, "Établissement fermé : plus personne n'y a de droit.")
+            messages.success(request, _("Établissement fermé : plus personne n'y a de droit."))
             return redirect("academy:establishment", est.uai)
         elif what == "reopen":
             academy.reopen(request.user, est)
-            messages.success(request, "Établissement rouvert.")
+            messages.success(request, _("Établissement rouvert."))
             return redirect("academy:establishment", est.uai)
         elif what == "appoint":
             head_form = HeadForm(request.POST)
@@ -77,17 +78,23 @@ def establishment(request: HttpRequest, uai: str) -> HttpResponse:
                     username=head_form.cleaned_data["agent"].strip().lower(), kind=User.Kind.AGENT
                 ).first()
                 if agent is None:
-                    head_form.add_error("agent", "Aucun agent n'a cet identifiant.")
+                    head_form.add_error("agent", _("Aucun agent n'a cet identifiant."))
                 else:
                     account_services.appoint_head(est, agent, by=request.user)
-                    messages.success(request, f"{agent.display_name} est chef d'établissement.")
+                    messages.success(
+                        request,
+                        _("%(agent)s est chef d'établissement.") % {"agent": agent.display_name},
+                    )
                     return redirect("academy:establishment", est.uai)
         elif what == "remove_head":
             agent = get_object_or_404(
                 User, pk=posted_id(request.POST.get("agent")), kind=User.Kind.AGENT
             )
             account_services.remove_head(est, agent, by=request.user)
-            messages.success(request, f"{agent.display_name} n'est plus chef d'établissement.")
+            messages.success(
+                request,
+                _("%(agent)s n'est plus chef d'établissement.") % {"agent": agent.display_name},
+            )
             return redirect("academy:establishment", est.uai)
     return render(
         request,
@@ -127,15 +134,20 @@ def reset_otp(request: HttpRequest, agent_id: int) -> HttpResponse:
     if agent == request.user:
         messages.error(
             request,
-            "Un administrateur ne peut pas réinitialiser son propre second "
-            "facteur : demandez-le à un autre administrateur académique.",
+            _(
+                "Un administrateur ne peut pas réinitialiser son propre second "
+                "facteur : demandez-le à un autre administrateur académique."
+            ),
         )
     else:
         otp.reset_second_factor(agent, by=request.user)
         messages.success(
             request,
-            f"Second facteur de {agent.username} réinitialisé : il "
-            "l'enregistrera de nouveau à sa prochaine connexion.",
+            _(
+                "Second facteur de %(login)s réinitialisé : un nouveau lui sera "
+                "demandé à sa prochaine connexion."
+            )
+            % {"login": agent.username},
         )
     return redirect(f"{reverse('academy:agents')}?{urlencode({'q': agent.username})}")
 
@@ -174,7 +186,7 @@ def services(request: HttpRequest) -> HttpResponse:
             form.add_errors(exc)
         else:
             svc = registered.service
-            messages.success(request, f"Service « {svc.name} » enregistré.")
+            messages.success(request, _("Service « %(name)s » enregistré.") % {"name": svc.name})
             form = ServiceForm(initial=_service_initial(svc))
             return _service_page(request, svc, form, secret=registered.client_secret)
     return render(
@@ -199,20 +211,22 @@ def service(request: HttpRequest, service_id: int) -> HttpResponse:
                 except ValidationError as exc:
                     form.add_errors(exc)
                 else:
-                    messages.success(request, "Service modifié.")
+                    messages.success(request, _("Service modifié."))
                     return redirect("academy:service", svc.pk)
         elif what == "new_secret":
             secret = sso_services.new_client_secret(svc, by=request.user)
-            messages.success(request, "Nouveau secret créé : l'ancien ne fonctionne plus.")
+            messages.success(request, _("Nouveau secret créé : l'ancien ne fonctionne plus."))
             return _service_page(request, svc, form, secret=secret)
         elif what == "revoke":
             if request.POST.get("confirm") == "1":
                 name = svc.name
                 sso_services.revoke_service(svc, by=request.user)
                 messages.success(
-                    request, f"Service « {name} » révoqué : il ne peut plus connecter personne."
+                    request,
+                    _("Service « %(name)s » révoqué : il ne peut plus connecter personne.")
+                    % {"name": name},
                 )
                 return redirect("academy:services")
-            messages.error(request, "Cochez la case pour confirmer la révocation.")
+            messages.error(request, _("Cochez la case pour confirmer la révocation."))
             return redirect("academy:service", svc.pk)
     return _service_page(request, svc, form)

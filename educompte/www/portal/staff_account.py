@@ -8,12 +8,12 @@ from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from educompte.accounts import staff, throttling
 from educompte.accounts.models import User
 from educompte.core import after_response
+from educompte.core.dates import moment
 from educompte.core.net import client_ip
 from educompte.www.access import agent_required
 from educompte.www.passwords import ChangePasswordForm, NewPasswordForm
@@ -95,7 +95,7 @@ def my_account(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
             )
         except staff.TooManyAttempts as exc:
-            when = formats.date_format(timezone.localtime(exc.retry_at), "DATETIME_FORMAT")
+            when = moment(exc.retry_at)
             error = _("Trop d'essais infructueux. Réessayez à partir du %(when)s.") % {"when": when}
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

@@ -9,7 +9,6 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -20,6 +19,7 @@ from educompte.accounts import services as account_services
 from educompte.accounts.models import Right, StaffAlert
 from educompte.audit.models import AuditEvent
 from educompte.audit.services import record
+from educompte.core.dates import moment
 from educompte.core.net import client_ip
 from educompte.pupils import recovery
 from educompte.registry import transfers
@@ -62,7 +62,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             record(AuditEvent.Action.STAFF_SIGN_IN, actor=result.agent, ip=client_ip(request))
             return redirect(nxt or "portal:index")
         if result.retry_at is not None:
-            when = formats.date_format(timezone.localtime(result.retry_at), "DATETIME_FORMAT")
+            when = moment(result.retry_at)
             error = _("Trop d'essais infructueux. Réessayez à partir du %(when)s.") % {"when": when}
         else:
             error = _("Identifiant ou mot de passe incorrect.")
@@ -116,7 +116,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, _("Vous êtes déconnecté."))
+    messages.info(request, _("Votre session est fermée."))
     return redirect(settings.LOGIN_URL)
 
 

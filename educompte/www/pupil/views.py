@@ -181,5 +181,5 @@ def my_services(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, _("Vous êtes déconnecté."))
+    messages.info(request, _("Votre session est fermée."))
     return redirect("pupil:login")

@@ -44,7 +44,7 @@ def test_staff_sign_in_page_tells_when_to_try_again(agent, monkeypatch):
             url, {"username": agent.username, "password": password}, REMOTE_ADDR=FLOODER
         )
         assert page.status_code == 400
-        assert "Réessayez à partir du 15 janvier 2030 10:01" in page.text
+        assert "Réessayez à partir du 15 janvier 2030 à 10:01" in page.text
     elsewhere = new_client().post(
         url, {"username": agent.username, "password": AGENT_PASSWORD}, REMOTE_ADDR=ELSEWHERE
     )

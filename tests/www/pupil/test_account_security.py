@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import formats, timezone
 
 from educompte.accounts import throttling
 from educompte.audit.models import AuditEvent
+from educompte.core.dates import moment
 from educompte.pupils import recovery, services
 from educompte.pupils.models import StudentAccount
 from educompte.pupils.services import SignIn
@@ -234,7 +234,7 @@ def text(response) -> str:
 def _retry_text(account: StudentAccount) -> str:
     verdict = throttling.check(account.user_id, "127.0.0.1")
     assert not verdict.allowed
-    return formats.date_format(timezone.localtime(verdict.retry_at), "DATETIME_FORMAT")
+    return moment(verdict.retry_at)
 
 
 @pytest.mark.parametrize("form", ["email", "password"])

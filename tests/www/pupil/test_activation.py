@@ -206,7 +206,7 @@ def test_activation_page_locks_after_five_wrong_dates_and_ends_the_pending_activ
     fifth = _activation(attacker, "05/01/2011")
     assert fifth.status_code == 400
     alert = " ".join(error_alerts(fifth.text))
-    assert "réessayez à partir du 15 janvier 2030 10:01" in alert.lower(), alert
+    assert "réessayez à partir du 15 janvier 2030 à 10:01" in alert.lower(), alert
     # The session's pending activation is gone: the right date gets nowhere.
     right = _activation(attacker, "14/03/2011")
     assert right.status_code == 302 and right["Location"] == reverse("pupil:login")
@@ -214,7 +214,7 @@ def test_activation_page_locks_after_five_wrong_dates_and_ends_the_pending_activ
     # Nor does a new session: signing in again waits with the same message.
     again = _sign_in(new_client(), account, provisional)
     assert again.status_code == 400
-    assert "réessayez à partir du 15 janvier 2030 10:01" in again.text.lower()
+    assert "réessayez à partir du 15 janvier 2030 à 10:01" in again.text.lower()
     assert fresh(account).state == AccountState.INFORMED
     assert not fresh(account).user.has_usable_password()
 
@@ -223,7 +223,7 @@ def test_activation_page_locks_after_five_wrong_dates_and_ends_the_pending_activ
     later = new_client()
     assert _sign_in(later, account, provisional)["Location"] == reverse("pupil:activate")
     sixth = _activation(later, "06/01/2011")
-    assert "réessayez à partir du 15 janvier 2030 10:03" in sixth.text.lower()
+    assert "réessayez à partir du 15 janvier 2030 à 10:03" in sixth.text.lower()
 
 
 def test_wrong_dates_across_sessions_add_up(zoe, monkeypatch):
@@ -237,7 +237,7 @@ def test_wrong_dates_across_sessions_add_up(zoe, monkeypatch):
     last = new_client()
     assert _sign_in(last, account, provisional)["Location"] == reverse("pupil:activate")
     fifth = _activation(last, "09/02/2011")
-    assert "réessayez à partir du 15 janvier 2030 10:01" in fifth.text.lower()
+    assert "réessayez à partir du 15 janvier 2030 à 10:01" in fifth.text.lower()
 
 
 def test_activation_page_of_a_locked_account_shows_the_wait(zoe, monkeypatch):
@@ -251,7 +251,7 @@ def test_activation_page_of_a_locked_account_shows_the_wait(zoe, monkeypatch):
         services.sign_in_pupil(account.identifier, WRONG, ip=HERE)
     page = first.get(reverse("pupil:activate"), REMOTE_ADDR=HERE)
     assert page.status_code == 400
-    assert "réessayez à partir du 15 janvier 2030 10:01" in page.text.lower()
+    assert "réessayez à partir du 15 janvier 2030 à 10:01" in page.text.lower()
     assert first.get(reverse("pupil:activate"))["Location"] == reverse("pupil:login")
 
 

@@ -78,7 +78,7 @@ def test_sign_in_page_tells_the_pupil_when_to_try_again(zoe, monkeypatch):
         page = pupil.post(url, {**data, "password": password}, REMOTE_ADDR=FLOODER)
         assert page.status_code == 400
         alert = " ".join(error_alerts(page.text))
-        assert "réessayez à partir du 15 janvier 2030 10:01" in alert.lower(), alert
+        assert "réessayez à partir du 15 janvier 2030 à 10:01" in alert.lower(), alert
 
     # From another address the pupil gets in at once.
     other = new_client().post(url, {**data, "password": provisional}, REMOTE_ADDR=ELSEWHERE)
@@ -101,7 +101,7 @@ def test_sign_in_page_shows_the_end_of_the_daily_lock(zoe, monkeypatch):
         REMOTE_ADDR=ELSEWHERE,
     )
     assert page.status_code == 400
-    assert "réessayez à partir du 16 janvier 2030 10:00" in page.text.lower()
+    assert "réessayez à partir du 16 janvier 2030 à 10:00" in page.text.lower()
 
 
 def test_address_limit_on_the_sign_in_page(college, zoe, settings, monkeypatch):
@@ -118,7 +118,7 @@ def test_address_limit_on_the_sign_in_page(college, zoe, settings, monkeypatch):
     data = {"username": other.identifier, "password": other_password}
     page = new_client().post(url, data, REMOTE_ADDR=FLOODER)
     assert page.status_code == 400
-    assert "réessayez à partir du 15 janvier 2030 11:00" in page.text.lower()
+    assert "réessayez à partir du 15 janvier 2030 à 11:00" in page.text.lower()
     elsewhere = new_client().post(url, data, REMOTE_ADDR=ELSEWHERE)
     assert elsewhere.status_code == 302
     # Zoé, who never failed, still signs in from the flooded address.
