@@ -165,6 +165,18 @@ def send_invitation(agent: User, establishment: Establishment, *, defer: Defer |
     )
 
 
+def invite_again(
+    head: authz.Principal, establishment: Establishment, agent_id: int, *, defer: Defer | None
+) -> User | None:
+    """A new invitation link for an agent of the establishment who has an address and has
+    not chosen a password yet (the head only); None when there is nobody to invite."""
+    agent = next((a for a in staff_of(head, establishment) if a.pk == agent_id), None)
+    if agent is None or agent.has_usable_password() or not agent.email:
+        return None
+    send_invitation(agent, establishment, defer=defer)
+    return agent
+
+
 def agent_for_invitation(token: str) -> User | None:
     """The invited agent, while the link is valid (a week) and no password was chosen."""
     try:

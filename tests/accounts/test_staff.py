@@ -182,3 +182,21 @@ def test_personnels_tab_invites_and_lists(verified_client_for, quick_head, colle
     assert bad.status_code == 400
     delegations = client.get(f"/administration/{college.uai}/delegations/").content.decode()
     assert '<datalist id="staff-list"><option value="claire.fabre">' in delegations
+
+
+def test_a_new_invitation_only_for_an_agent_still_without_password(
+    quick_head, college, lycee, locmem_mail
+):
+    agent = invite(quick_head, college)
+    assert staff.invite_again(quick_head, college, agent.pk, defer=None) == agent
+    assert len(mail.outbox) == 2
+    agent.set_password(NEW_PASSWORD)
+    agent.save()
+    assert staff.invite_again(quick_head, college, agent.pk, defer=None) is None
+    # An agent of another establishment is nobody here.
+    from tests.factories import make_head
+
+    other = make_head(lycee, quick=True, username="principal-lycee")
+    stranger = invite(other, lycee, email="autre@ac.test")
+    assert staff.invite_again(quick_head, college, stranger.pk, defer=None) is None
+    assert len(mail.outbox) == 3

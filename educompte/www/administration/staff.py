@@ -67,10 +67,13 @@ def staff_list(request: HttpRequest, establishment: Establishment) -> HttpRespon
 def resend_invitation(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     """A new invitation link for an agent of the establishment who has not chosen a
     password yet."""
-    agents = {a.pk: a for a in staff.staff_of(request.user, establishment)}
-    agent = agents.get(posted_id(request.POST.get("agent")))
-    if agent is not None and not agent.has_usable_password() and agent.email:
-        staff.send_invitation(agent, establishment, defer=after_response.deferrer(request))
+    agent = staff.invite_again(
+        request.user,
+        establishment,
+        posted_id(request.POST.get("agent")),
+        defer=after_response.deferrer(request),
+    )
+    if agent is not None:
         messages.success(
             request, _("Nouvelle invitation envoyée à %(email)s.") % {"email": agent.email}
         )

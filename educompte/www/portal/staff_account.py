@@ -10,17 +10,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from educompte.accounts import staff, throttling
+from educompte.accounts import staff
 from educompte.accounts.models import User
 from educompte.core import after_response
 from educompte.core.dates import moment
 from educompte.core.net import client_ip
 from educompte.www.access import agent_required
-from educompte.www.passwords import ChangePasswordForm, NewPasswordForm
+from educompte.www.passwords import (
+    ChangePasswordForm,
+    new_password_page,
+    recovery_refused,
+    token_to_session,
+)
 from educompte.www.portal.forms import StaffForgotForm
 
-# As for the pupils' links: the token moves from the URL into the session at once, so it
-# never leaks through the Referer header of the next page.
+# As for the pupils' links, the token moves from the URL into the session (token_to_session).
 _TOKEN = "educompte.staff_link_token"  # noqa: S105 - a session key name
 _SLUG = "mot-de-passe"
 
@@ -28,32 +32,21 @@ _SLUG = "mot-de-passe"
 def _choose_password(request: HttpRequest, agent: User | None, title: str) -> HttpResponse:
     if agent is None:
         return render(request, "portal/link_invalid.html", status=400)
-    form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            staff.set_password(agent, form.cleaned_data["new_password1"])
-        except ValidationError as exc:
-            form.refused(exc)
-        else:
-            request.session.pop(_TOKEN, None)
-            messages.success(
-                request,
-                _("Mot de passe enregistré. Connectez-vous avec votre identifiant %(login)s.")
-                % {"login": agent.username},
-            )
-            return redirect("portal:login")
-    return render(
+    return new_password_page(
         request,
-        "portal/choose_password.html",
-        {"form": form, "agent": agent, "title": title},
-        status=400 if form.errors else 200,
+        template="portal/choose_password.html",
+        context={"agent": agent, "title": title},
+        save=lambda password: staff.set_password(agent, password),
+        session_key=_TOKEN,
+        done_message=_("Mot de passe enregistré. Connectez-vous avec votre identifiant %(login)s.")
+        % {"login": agent.username},
+        done_url="portal:login",
     )
 
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    if token != _SLUG:
-        request.session[_TOKEN] = token
-        return redirect("portal:invitation", _SLUG)
+    if moved := token_to_session(request, _TOKEN, token, _SLUG, "portal:invitation"):
+        return moved
     agent = staff.agent_for_invitation(request.session.get(_TOKEN, ""))
     return _choose_password(request, agent, _("Choisir votre mot de passe"))
 
@@ -61,11 +54,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def forgot(request: HttpRequest) -> HttpResponse:
     form = StaffForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        verdict = throttling.count_attempt(client_ip(request))
-        if not verdict.allowed:
-            return render(
-                request, "pupil/too_many.html", {"retry_at": verdict.retry_at}, status=429
-            )
+        if (refused := recovery_refused(request)) is not None:
+            return refused
         staff.request_recovery_link(
             form.cleaned_data["query"], defer=after_response.deferrer(request)
         )
@@ -74,9 +64,8 @@ def forgot(request: HttpRequest) -> HttpResponse:
 
 
 def recovery_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    if token != _SLUG:
-        request.session[_TOKEN] = token
-        return redirect("portal:recovery_link", uidb64, _SLUG)
+    if moved := token_to_session(request, _TOKEN, token, _SLUG, "portal:recovery_link", uidb64):
+        return moved
     agent = staff.agent_for_recovery_link(uidb64, request.session.get(_TOKEN, ""))
     return _choose_password(request, agent, _("Choisir un nouveau mot de passe"))
 

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from educompte.accounts import throttling
 from educompte.core import after_response
 from educompte.core.links import absolute_reverse
 from educompte.core.net import client_ip
@@ -18,7 +17,12 @@ from educompte.pupils import recovery
 from educompte.pupils.models import StudentAccount
 from educompte.www.access import pupil_required
 from educompte.www.nav import email_confirm_url
-from educompte.www.passwords import ChangePasswordForm, NewPasswordForm
+from educompte.www.passwords import (
+    ChangePasswordForm,
+    new_password_page,
+    recovery_refused,
+    token_to_session,
+)
 from educompte.www.pupil.forms import (
     EmailForm,
     ForgotForm,
@@ -30,17 +34,10 @@ _RESET_TOKEN = "educompte.reset_token"  # noqa: S105 - a session key name
 _RESET_SLUG = "nouveau-mot-de-passe"
 
 
-def _too_many(request: HttpRequest) -> HttpResponse | None:
-    verdict = throttling.count_attempt(client_ip(request))
-    if verdict.allowed:
-        return None
-    return render(request, "pupil/too_many.html", {"retry_at": verdict.retry_at}, status=429)
-
-
 def forgot(request: HttpRequest) -> HttpResponse:
     form = ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if (refused := _too_many(request)) is not None:
+        if (refused := recovery_refused(request)) is not None:
             return refused
         recovery.request_reset_link(
             form.cleaned_data["query"],
@@ -55,7 +52,7 @@ def forgot(request: HttpRequest) -> HttpResponse:
 def ask_school(request: HttpRequest) -> HttpResponse:
     form = SupportRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if (refused := _too_many(request)) is not None:
+        if (refused := recovery_refused(request)) is not None:
             return refused
         data = form.cleaned_data
         recovery.create_support_request(
@@ -76,30 +73,23 @@ def ask_school(request: HttpRequest) -> HttpResponse:
 def reset_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The link from the e-mail. As Django does, the token moves from the URL into the
     session at once, so it never leaks through the Referer header of the next page."""
-    if token != _RESET_SLUG:
-        request.session[_RESET_TOKEN] = token
-        return redirect("pupil:reset_link", uidb64, _RESET_SLUG)
+    if moved := token_to_session(
+        request, _RESET_TOKEN, token, _RESET_SLUG, "pupil:reset_link", uidb64
+    ):
+        return moved
     account = recovery.account_for_reset_link(uidb64, request.session.get(_RESET_TOKEN, ""))
     if account is None:
         return render(request, "pupil/reset_invalid.html", status=400)
-    form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            recovery.reset_with_link(account, form.cleaned_data["new_password1"])
-        except ValidationError as exc:
-            form.refused(exc)
-        else:
-            request.session.pop(_RESET_TOKEN, None)
-            messages.success(
-                request,
-                _("Votre mot de passe est changé. Connectez-vous avec le nouveau mot de passe."),
-            )
-            return redirect("pupil:login")
-    return render(
+    return new_password_page(
         request,
-        "pupil/reset_form.html",
-        {"form": form, "account": account},
-        status=400 if form.errors else 200,
+        template="pupil/reset_form.html",
+        context={"account": account},
+        save=lambda password: recovery.reset_with_link(account, password),
+        session_key=_RESET_TOKEN,
+        done_message=_(
+            "Votre mot de passe est changé. Connectez-vous avec le nouveau mot de passe."
+        ),
+        done_url="pupil:login",
     )
 
 
